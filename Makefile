@@ -1,0 +1,68 @@
+# The doors in: `make run` serves the API, `make test` proves it, `make lint` checks it,
+# `make bench` measures it. Each installs what it needs into .venv from nothing.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PIP := $(PY) -m pip
+PORT ?= 8000
+export PORT
+
+.PHONY: help install install-dev run migrate superuser test test-postgres lint format bench clean
+
+help:
+	@echo "make run     - install, migrate, serve on http://localhost:$(PORT) (gunicorn)"
+	@echo "make test    - install dev dependencies and run the whole suite"
+	@echo "make lint    - ruff, ruff format --check, mypy, makemigrations --check"
+	@echo "make bench   - benchmarks against a hand-written ceiling (PostgreSQL)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# A local .env with a freshly generated SECRET_KEY, made once from .env.example.
+.env:
+	@key=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))'); \
+	sed "s|^SECRET_KEY=.*|SECRET_KEY=$$key|" .env.example > .env
+	@echo "Wrote .env with a new SECRET_KEY (edit it to configure the server)."
+
+migrate: $(VENV)/.installed .env
+	$(PY) manage.py migrate --noinput
+
+run: migrate
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	@echo "Serving on http://localhost:$(PORT) (Ctrl-C to stop)"
+	$(BIN)/gunicorn --config gunicorn.conf.py opply.wsgi
+
+superuser: migrate
+	$(PY) manage.py createsuperuser
+
+PYTEST_ARGS ?=
+test: $(VENV)/.installed-dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	SECRET_KEY=lint-only $(BIN)/mypy .
+	SECRET_KEY=lint-only $(PY) manage.py makemigrations --check --dry-run
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,172 @@
+"""Domain errors and the one place that turns any error into the JSON body of the API.
+
+Every error response is `{"detail": <sentence>, "code": <machine code>}`; validation
+errors add `"errors": {field: [messages]}` and domain errors may add their own fields
+(`insufficient_stock` adds `"lines"`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from django.db.models import ProtectedError, RestrictedError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from opply.request_id import current_request_id
+
+logger = logging.getLogger("opply.errors")
+
+
+class DomainError(Exception):
+    """A business rule refused the request. Raised by services, mapped to 4xx here."""
+
+    status_code: int = status.HTTP_409_CONFLICT
+    code: str = "conflict"
+    detail: str = "The request conflicts with the current state."
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        self.detail = detail or self.detail
+        self.extra = extra
+        super().__init__(self.detail)
+
+    def as_body(self) -> dict[str, Any]:
+        return error_body(self.detail, self.code, **self.extra)
+
+
+class NotFound(DomainError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+    detail = "Not found."
+
+
+class InsufficientStock(DomainError):
+    """`lines` lists every short line as {"product", "requested", "available"}."""
+
+    code = "insufficient_stock"
+    detail = "Not enough stock for one or more products."
+
+    def __init__(self, *, lines: list[dict[str, int]], detail: str | None = None) -> None:
+        super().__init__(detail, lines=lines)
+        self.lines = lines
+
+
+class IllegalTransition(DomainError):
+    code = "illegal_transition"
+
+    def __init__(self, *, current: str, target: str) -> None:
+        super().__init__(
+            f"An order cannot go from '{current}' to '{target}'.", current=current, target=target
+        )
+
+
+def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
+    body = {"detail": detail, "code": code, **extra}
+    if request_id := current_request_id.get():
+        body["request_id"] = request_id
+    return body
+
+
+def database_unavailable_headers() -> dict[str, str]:
+    return {"Retry-After": str(settings.DATABASE_RETRY_AFTER_SECONDS)}
+
+
+def database_unavailable_body() -> dict[str, Any]:
+    return error_body("The database is unavailable; retry shortly.", "database_unavailable")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def _validation_body(exc: exceptions.ValidationError) -> dict[str, Any]:
+    detail = exc.detail
+    if isinstance(detail, dict):
+        errors: Any = detail
+    elif isinstance(detail, list):
+        errors = {"non_field_errors": detail}
+    else:
+        errors = {"non_field_errors": [detail]}
+    return error_body("Invalid input.", "invalid", errors=errors)
+
+
+def _api_exception_body(exc: exceptions.APIException) -> dict[str, Any]:
+    if isinstance(exc, exceptions.ValidationError):
+        return _validation_body(exc)
+    detail = exc.detail
+    if isinstance(detail, (list, dict)):
+        return error_body(str(exc.default_detail), str(exc.default_code), errors=detail)
+    return error_body(str(detail), str(getattr(detail, "code", exc.default_code)))
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF exception handler: every known error becomes the API's JSON error body."""
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return Response(exc.as_body(), status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.APIException):
+        headers: dict[str, str] = {}
+        if auth_header := getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = auth_header
+        if wait := getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(wait))
+        set_rollback()
+        return Response(_api_exception_body(exc), status=exc.status_code, headers=headers)
+    if isinstance(exc, (ProtectedError, RestrictedError)):
+        set_rollback()
+        return Response(
+            error_body(
+                "This object is still referenced by other records; deactivate it instead.",
+                "protected",
+            ),
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, IntegrityError):
+        logger.warning("integrity error mapped to 409", exc_info=exc)
+        set_rollback()
+        return Response(
+            error_body("The request conflicts with the current state.", "conflict"),
+            status=status.HTTP_409_CONFLICT,
+        )
+    if is_database_unavailable(exc):
+        logger.error("database unavailable", exc_info=exc)
+        return Response(
+            database_unavailable_body(),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers=database_unavailable_headers(),
+        )
+    if isinstance(exc, DatabaseError):
+        logger.error("database error", exc_info=exc)
+    return None
+
+
+# --- Django's own error views (outside DRF): JSON, never an HTML page ------------------
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return JsonResponse(error_body("Bad request.", "bad_request"), status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return JsonResponse(
+        error_body("You do not have permission to perform this action.", "permission_denied"),
+        status=403,
+    )
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return JsonResponse(error_body("Not found.", "not_found"), status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(error_body("Internal server error.", "server_error"), status=500)

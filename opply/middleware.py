@@ -1,0 +1,102 @@
+"""Cross-cutting middleware: request ids, database outages, JSON-only error pages."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from http import HTTPStatus
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework.renderers import BrowsableAPIRenderer
+
+from opply.exceptions import (
+    database_unavailable_body,
+    database_unavailable_headers,
+    error_body,
+    is_database_unavailable,
+)
+from opply.request_id import REQUEST_ID_HEADER, accept_or_generate, current_request_id
+
+logger = logging.getLogger("opply.errors")
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+# Headers of an error response that still mean something once its body is rewritten.
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", REQUEST_ID_HEADER)
+
+_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+    500: "server_error",
+    503: "service_unavailable",
+}
+
+
+class RequestIDMiddleware:
+    """Accept a sane X-Request-ID or generate one; expose it to logs and echo it back."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = accept_or_generate(request.headers.get(REQUEST_ID_HEADER))
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = current_request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+            response = _as_json_error(response)
+        finally:
+            current_request_id.reset(token)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A lost database is a 503 with Retry-After, wherever in the request it surfaced."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_database_unavailable(exception):
+            return None
+        logger.error("database unavailable", exc_info=exception)
+        return JsonResponse(
+            database_unavailable_body(), status=503, headers=database_unavailable_headers()
+        )
+
+
+def _as_json_error(response: HttpResponse) -> HttpResponse:
+    """Rewrite any non-JSON error page (CSRF failure, Django's 405, ...) as the API's JSON body.
+
+    The browsable API's HTML, asked for by a browser, is left as it is.
+    """
+    if response.status_code < 400 or getattr(response, "streaming", False):
+        return response
+    content_type = response.get("Content-Type", "")
+    if "json" in content_type:
+        return response
+    if isinstance(getattr(response, "accepted_renderer", None), BrowsableAPIRenderer):
+        return response
+    status = response.status_code
+    try:
+        detail = HTTPStatus(status).phrase + "."
+    except ValueError:
+        detail = "Error."
+    body = error_body(detail, _CODES.get(status, "error"))
+    rewritten = HttpResponse(json.dumps(body), status=status, content_type="application/json")
+    for header in _KEPT_HEADERS:
+        if header in response:
+            rewritten[header] = response[header]
+    return rewritten

@@ -1,0 +1,31 @@
+"""URL routes. Paths are the contract of API.md; the seed's paths are fixed."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from opply.views import HealthView, ReadyView, TokenView
+from orders.views import OrderViewSet, ProductCartViewSet
+from products.views import ProductViewSet
+
+router = SimpleRouter()
+router.register("products", ProductViewSet, basename="product")
+router.register("products", ProductCartViewSet, basename="product-cart")
+router.register("orders", OrderViewSet, basename="order")
+
+urlpatterns = [
+    path("token/", TokenView.as_view(), name="token"),
+    path("healthz", HealthView.as_view(), name="healthz"),
+    path("readyz", ReadyView.as_view(), name="readyz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("admin/", admin.site.urls),
+    path("", include(router.urls)),
+]
+
+handler400 = "opply.exceptions.bad_request"
+handler403 = "opply.exceptions.permission_denied"
+handler404 = "opply.exceptions.page_not_found"
+handler500 = "opply.exceptions.server_error"

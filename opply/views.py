@@ -1,0 +1,160 @@
+"""Cross-cutting endpoints: API tokens and health probes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from opply.exceptions import database_unavailable_body, database_unavailable_headers
+from opply.permissions import caller
+from opply.throttles import LoginFailureThrottle
+from opply.tokens import token_get_or_create, token_revoke
+
+BASIC_REALM = 'Basic realm="api"'
+
+
+class CredentialsSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150, trim_whitespace=False)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+TokenSerializer = inline_serializer("Token", {"token": serializers.CharField()})
+
+
+class TokenView(APIView):
+    """`GET` with HTTP Basic or `POST` with credentials returns the caller's token;
+    `DELETE` with the token revokes it."""
+
+    throttle_classes: list[Any] = []
+
+    def get_permissions(self) -> list[Any]:
+        if self.request.method == "DELETE":
+            return [IsAuthenticated()]
+        return [AllowAny()]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        if request.method == "DELETE":
+            return super().get_authenticate_header(request)
+        return BASIC_REALM
+
+    @extend_schema(
+        auth=["basicAuth"],
+        responses={200: TokenSerializer, 401: OpenApiResponse(description="Bad credentials")},
+    )
+    def get(self, request: Request) -> Response:
+        username, password = _basic_credentials(request)
+        return self._issue(request, username, password)
+
+    @extend_schema(
+        auth=[],
+        request=CredentialsSerializer,
+        responses={200: TokenSerializer, 401: OpenApiResponse(description="Bad credentials")},
+    )
+    def post(self, request: Request) -> Response:
+        credentials = CredentialsSerializer(data=request.data)
+        credentials.is_valid(raise_exception=True)
+        return self._issue(
+            request, credentials.validated_data["username"], credentials.validated_data["password"]
+        )
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request) -> Response:
+        token_revoke(user=caller(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _issue(self, request: Request, username: str, password: str) -> Response:
+        throttle = LoginFailureThrottle(request, username)
+        if (wait := throttle.blocked_for()) is not None:
+            raise exceptions.Throttled(wait=wait)
+        user = authenticate(request._request, username=username, password=password)
+        if user is None:
+            throttle.record_failure()
+            raise exceptions.AuthenticationFailed("Invalid username or password.")
+        return Response({"token": token_get_or_create(user=user).key})
+
+
+def _basic_credentials(request: Request) -> tuple[str, str]:
+    header = request.headers.get("Authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        raise exceptions.NotAuthenticated("HTTP Basic credentials are required.")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise exceptions.AuthenticationFailed("Invalid HTTP Basic header.") from exc
+    username, separator, password = decoded.partition(":")
+    if not separator:
+        raise exceptions.AuthenticationFailed("Invalid HTTP Basic header.")
+    return username, password
+
+
+_all_migrations_applied = False
+
+
+def _pending_migrations() -> int:
+    """How many migrations are unapplied; once none are, only the connection is checked."""
+    global _all_migrations_applied
+    if _all_migrations_applied:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return 0
+    executor = MigrationExecutor(connection)
+    pending = len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+    _all_migrations_applied = pending == 0
+    return pending
+
+
+HealthSerializer = inline_serializer("Health", {"status": serializers.CharField()})
+
+
+class HealthView(APIView):
+    """Liveness: 200 while the process runs. Touches neither the database nor auth."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+
+    @extend_schema(auth=[], responses={200: HealthSerializer})
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})
+
+
+class ReadyView(APIView):
+    """Readiness: 200 when the database answers and every migration is applied, else 503."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+
+    @extend_schema(auth=[], responses={200: HealthSerializer, 503: HealthSerializer})
+    def get(self, request: Request) -> Response:
+        try:
+            pending = _pending_migrations()
+        except DatabaseError:
+            return Response(
+                {**database_unavailable_body(), "status": "unavailable"},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers=database_unavailable_headers(),
+            )
+        if pending:
+            return Response(
+                {
+                    "status": "unavailable",
+                    "detail": f"{pending} migration(s) not applied.",
+                    "code": "migrations_pending",
+                },
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers=database_unavailable_headers(),
+            )
+        return Response({"status": "ok"})

@@ -1,0 +1,94 @@
+"""Shapes of order requests and responses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+
+from orders.models import Order, OrderLine
+from products.selectors import product_list_visible
+
+MAX_QUANTITY = 10_000
+MAX_ITEMS = 500
+CENT = Decimal("0.01")
+
+
+def _unit_price(line: OrderLine) -> Decimal:
+    """Frozen from submission on; the product's current price while the order is a cart."""
+    return line.unit_price if line.unit_price is not None else line.product.price
+
+
+class OrderItemSerializer(serializers.Serializer):
+    product = serializers.IntegerField(source="product_id")
+    name = serializers.CharField(source="product.name")
+    quantity = serializers.IntegerField()
+    unit_price = serializers.SerializerMethodField()
+    line_total = serializers.SerializerMethodField()
+
+    def get_unit_price(self, line: OrderLine) -> str:
+        return f"{_unit_price(line):.2f}"
+
+    def get_line_total(self, line: OrderLine) -> str:
+        return f"{(_unit_price(line) * line.quantity).quantize(CENT):.2f}"
+
+
+class OrderSerializer(serializers.ModelSerializer[Order]):
+    items = OrderItemSerializer(source="lines", many=True, read_only=True)
+    total_amount = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "status",
+            "items",
+            "total_amount",
+            "created_at",
+            "submitted_at",
+            "cancelled_at",
+            "fulfilled_at",
+        ]
+        read_only_fields = fields
+
+    def get_total_amount(self, order: Order) -> str:
+        if order.status != Order.Status.ACTIVE:
+            return f"{order.total_amount:.2f}"
+        lines = order.lines.all()
+        return f"{sum((_unit_price(line) * line.quantity for line in lines), Decimal(0)):.2f}"
+
+
+class QuantitySerializer(serializers.Serializer):
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1)
+
+
+class ItemSerializer(serializers.Serializer):
+    product = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+class PlaceOrderSerializer(serializers.Serializer):
+    items = ItemSerializer(many=True, allow_empty=False, max_length=MAX_ITEMS)  # type: ignore[call-arg]
+
+    def validate_items(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        seen: set[int] = set()
+        repeated = []
+        for item in items:
+            if item["product"] in seen:
+                repeated.append(item["product"])
+            seen.add(item["product"])
+        if repeated:
+            raise serializers.ValidationError(
+                f"Each product may appear once; repeated: {_ids(repeated)}."
+            )
+        visible = product_list_visible(user=self.context["request"].user)
+        found = set(visible.filter(pk__in=seen).values_list("pk", flat=True))
+        if unknown := seen - found:
+            raise serializers.ValidationError(f"No such product: {_ids(unknown)}.")
+        return items
+
+
+def _ids(ids: Iterable[int]) -> str:
+    return ", ".join(str(pk) for pk in sorted(set(ids)))

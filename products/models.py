@@ -1,0 +1,66 @@
+"""Catalogue and stock: products and the stock ledger."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+
+
+class Product(models.Model):
+    name = models.CharField(max_length=200)
+    sku = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    price = models.DecimalField(
+        max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    quantity_in_stock = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity_in_stock__gte=0), name="product_stock_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(price__gte=0), name="product_price_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StockMovement(models.Model):
+    """One signed change of a product's stock. The sum of a product's deltas is its stock."""
+
+    class Reason(models.TextChoices):
+        INITIAL = "initial", "Initial stock"
+        SUBMIT = "submit", "Order submitted"
+        CANCEL = "cancel", "Order cancelled"
+        ADJUSTMENT = "adjustment", "Staff adjustment"
+        IMPORT = "import", "Import"
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="movements")
+    delta = models.IntegerField()
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    # The order behind a submit or cancel. A plain id, so that products never depends on orders.
+    order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(max_length=255, blank=True, default="")
+    quantity_after = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["product", "-id"], name="movement_product_newest")]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(delta=0), name="movement_delta_not_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.delta:+d} ({self.reason})"

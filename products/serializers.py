@@ -1,0 +1,52 @@
+"""Shapes of catalogue requests and responses."""
+
+from rest_framework import serializers
+
+from products.models import Product, StockMovement
+
+MAX_STOCK = 2_147_483_647
+
+
+class ProductSerializer(serializers.ModelSerializer[Product]):
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    quantity_in_stock = serializers.IntegerField(min_value=0, max_value=MAX_STOCK)
+    sku = serializers.CharField(
+        max_length=64, required=False, allow_null=True, allow_blank=True, default=None
+    )
+
+    class Meta:
+        model = Product
+        fields = ["id", "name", "sku", "price", "quantity_in_stock", "is_active"]
+        read_only_fields = ["id"]
+
+    def validate_sku(self, value: str | None) -> str | None:
+        value = (value or "").strip() or None
+        if value is not None:
+            clash = Product.objects.filter(sku=value)
+            if self.instance is not None:
+                clash = clash.exclude(pk=self.instance.pk)
+            if clash.exists():
+                raise serializers.ValidationError("A product with this sku already exists.")
+        return value
+
+
+class StockMovementSerializer(serializers.ModelSerializer[StockMovement]):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StockMovement
+        fields = [
+            "id",
+            "product",
+            "delta",
+            "reason",
+            "order_id",
+            "actor",
+            "note",
+            "quantity_after",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_actor(self, movement: StockMovement) -> str | None:
+        return movement.actor.get_username() if movement.actor else None
