@@ -35,7 +35,7 @@ class LoginFailureThrottle(SimpleRateThrottle):
         ]
 
     def get_rate(self) -> str | None:
-        return settings.THROTTLE_LOGIN_RATE
+        return settings.THROTTLE_LOGIN_RATE or None
 
     def blocked_for(self) -> float | None:
         """Seconds until an attempt is allowed again, or None when it is allowed now."""
@@ -67,7 +67,7 @@ class UserThrottle(UserRateThrottle):
     """Authenticated callers, rate THROTTLE_USER_RATE (empty disables)."""
 
     def get_rate(self) -> str | None:
-        return settings.THROTTLE_USER_RATE
+        return settings.THROTTLE_USER_RATE or None
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         return self.rate is None or super().allow_request(request, view)
@@ -77,7 +77,7 @@ class AnonThrottle(AnonRateThrottle):
     """Anonymous callers per address, rate THROTTLE_ANON_RATE (empty disables)."""
 
     def get_rate(self) -> str | None:
-        return settings.THROTTLE_ANON_RATE
+        return settings.THROTTLE_ANON_RATE or None
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         return self.rate is None or super().allow_request(request, view)
