@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib.auth import authenticate
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from opply.exceptions import database_unavailable_body, database_unavailable_headers
 from opply.permissions import caller
+from opply.schema import BASIC_AUTH, TokenSerializer, error
 from opply.throttles import LoginFailureThrottle
 from opply.tokens import token_get_or_create, token_revoke
 
@@ -29,7 +30,10 @@ class CredentialsSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
 
-TokenSerializer = inline_serializer("Token", {"token": serializers.CharField()})
+LOGIN_ERRORS = {
+    401: error("Missing or wrong credentials."),
+    429: error("Too many failed logins for this username or address; see `Retry-After`."),
+}
 
 
 class TokenView(APIView):
@@ -49,17 +53,21 @@ class TokenView(APIView):
         return BASIC_REALM
 
     @extend_schema(
-        auth=["basicAuth"],
-        responses={200: TokenSerializer, 401: OpenApiResponse(description="Bad credentials")},
+        summary="Get the caller's token (HTTP Basic)",
+        # Security requirement objects, as OpenAPI wants them (the stubs say str).
+        auth=[{BASIC_AUTH: []}],  # type: ignore[list-item]
+        request=None,
+        responses={200: TokenSerializer, **LOGIN_ERRORS},
     )
     def get(self, request: Request) -> Response:
         username, password = _basic_credentials(request)
         return self._issue(request, username, password)
 
     @extend_schema(
-        auth=[],
+        summary="Get the caller's token (username and password)",
+        auth=[{}],  # type: ignore[list-item]
         request=CredentialsSerializer,
-        responses={200: TokenSerializer, 401: OpenApiResponse(description="Bad credentials")},
+        responses={200: TokenSerializer, **LOGIN_ERRORS},
     )
     def post(self, request: Request) -> Response:
         credentials = CredentialsSerializer(data=request.data)
@@ -68,7 +76,11 @@ class TokenView(APIView):
             request, credentials.validated_data["username"], credentials.validated_data["password"]
         )
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        summary="Revoke the caller's token",
+        description="The old key answers 401 from now on; the next GET or POST issues a new one.",
+        responses={204: None},
+    )
     def delete(self, request: Request) -> Response:
         token_revoke(user=caller(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

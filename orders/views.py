@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -15,16 +15,14 @@ from rest_framework.response import Response
 
 from opply.idempotency import idempotent
 from opply.permissions import IsStaff, caller
+from opply.schema import IDEMPOTENCY_KEY, STOCK_CONFLICT, TRANSITION_CONFLICT, error
 from orders import selectors, services
 from orders.filters import OrderFilter
 from orders.models import Order
 from orders.serializers import OrderSerializer, PlaceOrderSerializer, QuantitySerializer
 from products.models import Product
 from products.selectors import product_list_visible
-from products.views import ID_PATTERN, IDEMPOTENCY_KEY
-
-CONFLICT = OpenApiResponse(description="Conflict: insufficient stock or illegal state")
-NOT_FOUND = OpenApiResponse(description="No such object visible to the caller")
+from products.views import ID_PATTERN
 
 
 def _order_response(order: Order, status_code: int = status.HTTP_200_OK) -> Response:
@@ -33,6 +31,16 @@ def _order_response(order: Order, status_code: int = status.HTTP_200_OK) -> Resp
     )
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the caller's orders",
+        description=(
+            "Newest first. Filter by `status`; staff may add `all=true` for everyone's orders "
+            "or `user=<id>` for one user's. Buyers always see only their own."
+        ),
+    ),
+    retrieve=extend_schema(summary="Get one order (owner or staff)"),
+)
 class OrderViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Order]
 ):
@@ -52,13 +60,15 @@ class OrderViewSet(
         return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     @extend_schema(
+        summary="Place an order in one request",
+        description=(
+            "Creates and submits an order from 1 to 500 lines atomically, with the same rules "
+            "as submit. A product listed twice, or unknown, is a 400 naming it. The caller's "
+            "active cart is untouched."
+        ),
         request=PlaceOrderSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={
-            201: OrderSerializer,
-            400: OpenApiResponse(description="Invalid input"),
-            409: CONFLICT,
-        },
+        responses={201: OrderSerializer, 409: STOCK_CONFLICT},
     )
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -67,15 +77,25 @@ class OrderViewSet(
         order = services.order_place(user=caller(request), items=payload.validated_data["items"])
         return _order_response(order, status.HTTP_201_CREATED)
 
-    @extend_schema(responses={200: OrderSerializer})
+    @extend_schema(
+        summary="The caller's active order",
+        description="Created if missing; a user never has two.",
+        filters=False,
+        responses={200: OrderSerializer},
+    )
     @action(detail=False, methods=["get"])
     def current(self, request: Request) -> Response:
         return _order_response(services.order_get_or_create_active(user=caller(request)))
 
     @extend_schema(
+        summary="Submit the caller's active order",
+        description=(
+            "All or nothing: stock is taken for every line, unit prices and the total are "
+            "frozen. When any line is short, the 409 lists every short line and nothing changes."
+        ),
         request=None,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: OrderSerializer, 404: NOT_FOUND, 409: CONFLICT},
+        responses={200: OrderSerializer, 409: STOCK_CONFLICT},
     )
     @action(detail=True, methods=["post"])
     @idempotent
@@ -83,9 +103,11 @@ class OrderViewSet(
         return _order_response(services.order_submit(user=caller(request), order_id=int(pk)))
 
     @extend_schema(
+        summary="Cancel a submitted order (owner or staff)",
+        description="Submitted to cancelled; its stock is restored and recorded in the ledger.",
         request=None,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: OrderSerializer, 404: NOT_FOUND, 409: CONFLICT},
+        responses={200: OrderSerializer, 409: TRANSITION_CONFLICT},
     )
     @action(detail=True, methods=["post"])
     @idempotent
@@ -93,9 +115,10 @@ class OrderViewSet(
         return _order_response(services.order_cancel(actor=caller(request), order_id=int(pk)))
 
     @extend_schema(
+        summary="Fulfil a submitted order (staff)",
         request=None,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: OrderSerializer, 404: NOT_FOUND, 409: CONFLICT},
+        responses={200: OrderSerializer, 409: TRANSITION_CONFLICT},
     )
     @action(detail=True, methods=["post"], permission_classes=[IsStaff])
     @idempotent
@@ -115,9 +138,14 @@ class ProductCartViewSet(viewsets.GenericViewSet[Product]):
         return product_list_visible(user=self.request.user)
 
     @extend_schema(
+        summary="Add a product to the caller's active order",
+        description=(
+            "Optional `quantity` (1..10000, default 1). The active order is created if missing. "
+            "409 `insufficient_stock` if the line would exceed the stock."
+        ),
         request=QuantitySerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: OrderSerializer, 404: NOT_FOUND, 409: CONFLICT},
+        responses={200: OrderSerializer, 409: STOCK_CONFLICT},
     )
     @action(detail=True, methods=["post"])
     @idempotent
@@ -129,9 +157,14 @@ class ProductCartViewSet(viewsets.GenericViewSet[Product]):
         return _order_response(order)
 
     @extend_schema(
+        summary="Remove a product from the caller's active order",
+        description=(
+            "Optional `quantity` (default 1); the line disappears at 0. "
+            "404 `not_in_order` when the product is not in the active order."
+        ),
         request=QuantitySerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: OrderSerializer, 404: NOT_FOUND},
+        responses={200: OrderSerializer, 404: error("`not_in_order` or no such product.")},
     )
     @action(detail=True, methods=["post"])
     @idempotent

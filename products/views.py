@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from opply.idempotency import idempotent
 from opply.permissions import IsStaff, IsStaffOrReadOnly
+from opply.schema import IDEMPOTENCY_KEY, error
 from products import selectors, services
 from products.filters import ProductFilter
 from products.models import Product
@@ -20,15 +21,25 @@ from products.serializers import ProductSerializer, StockMovementSerializer
 
 ID_PATTERN = "[0-9]+"
 
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Retry-safe key (at most 255 characters); the first response is replayed.",
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List products",
+        description=(
+            "Paginated and ordered by id unless `ordering` says otherwise (ties broken by id). "
+            "Buyers see active products only. An invalid filter value is a 400 naming it."
+        ),
+    ),
+    retrieve=extend_schema(summary="Get one product"),
+    update=extend_schema(
+        summary="Replace a product (staff)",
+        description="A new `quantity_in_stock` is recorded in the ledger as an adjustment.",
+    ),
+    partial_update=extend_schema(
+        summary="Update a product (staff)",
+        description="A new `quantity_in_stock` is recorded in the ledger as an adjustment.",
+    ),
 )
-
-
 class ProductViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -45,8 +56,10 @@ class ProductViewSet(
         return selectors.product_list_visible(user=self.request.user)
 
     @extend_schema(
+        summary="Create a product (staff)",
+        description="Its initial stock is recorded in the ledger.",
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: ProductSerializer, 400: OpenApiResponse(description="Invalid input")},
+        responses={201: ProductSerializer},
     )
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -69,16 +82,22 @@ class ProductViewSet(
         return self.update(request, *args, partial=True, **kwargs)
 
     @extend_schema(
+        summary="Delete a product (staff)",
         responses={
             204: None,
-            409: OpenApiResponse(description="Still referenced by an order; deactivate it"),
-        }
+            409: error("`protected`: an order still refers to it; deactivate it instead."),
+        },
     )
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.product_delete(product_id=self.get_object().pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(responses={200: StockMovementSerializer(many=True)})
+    @extend_schema(
+        summary="A product's stock ledger (staff)",
+        description="Every change of the product's stock, newest first.",
+        filters=False,
+        responses={200: StockMovementSerializer(many=True)},
+    )
     @action(detail=True, methods=["get"], permission_classes=[IsStaff])
     def stock_movements(self, request: Request, pk: str | None = None) -> Response:
         movements = selectors.stock_movement_list(product_id=self.get_object().pk)

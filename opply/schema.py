@@ -1,0 +1,198 @@
+"""OpenAPI description of the API: the shared error bodies and the errors every operation
+can answer with, so each operation in the schema lists them without repeating them by hand.
+
+Views declare what only they know (the 201 of a create, the 409 bodies of stock and state
+conflicts); `AutoSchema` adds the rest from the view's own configuration: 401 when the view
+needs a signed-in caller, 403 when it needs staff, 404 on a path with an id, 400 where input
+is read, 415 where a body is parsed, 409/422 where an `Idempotency-Key` is accepted, 429 where
+a throttle applies and 503 wherever the database is involved.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular import openapi
+from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    inline_serializer,
+)
+from rest_framework import permissions, serializers
+
+from opply.permissions import IsStaff, IsStaffOrReadOnly
+
+BASIC_AUTH = "basicAuth"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error response."""
+
+    detail = serializers.CharField(help_text="A sentence for people.")
+    code = serializers.CharField(help_text="A stable machine code, e.g. `not_found`, `invalid`.")
+    # Describes a body, never validates one: shadowing `Serializer.errors` is harmless.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Validation errors only: messages by field name.",
+    )
+    request_id = serializers.CharField(
+        required=False, help_text="The request's X-Request-ID, to quote when reporting a problem."
+    )
+
+    class Meta:
+        ref_name = "Error"
+
+
+class ShortLineSerializer(serializers.Serializer):
+    product = serializers.IntegerField()
+    requested = serializers.IntegerField()
+    available = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "ShortLine"
+
+
+class InsufficientStockErrorSerializer(ErrorSerializer):
+    """`code` is `insufficient_stock`; `lines` lists every short line, nothing was changed."""
+
+    lines = ShortLineSerializer(many=True)
+
+    class Meta:
+        ref_name = "InsufficientStockError"
+
+
+class TransitionErrorSerializer(ErrorSerializer):
+    """`code` is `illegal_transition`: the order's status and the one that was asked for."""
+
+    current = serializers.CharField()
+    target = serializers.CharField()
+
+    class Meta:
+        ref_name = "TransitionError"
+
+
+def error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+STOCK_CONFLICT = OpenApiResponse(
+    PolymorphicProxySerializer(
+        component_name="StockConflict",
+        serializers=[InsufficientStockErrorSerializer, ErrorSerializer],
+        resource_type_field_name=None,
+    ),
+    description=(
+        "`insufficient_stock` (with `lines`; nothing changed), `order_not_active`, "
+        "`order_empty`, `product_inactive`, or `idempotency_in_progress`."
+    ),
+)
+
+TRANSITION_CONFLICT = OpenApiResponse(
+    PolymorphicProxySerializer(
+        component_name="TransitionConflict",
+        serializers=[TransitionErrorSerializer, ErrorSerializer],
+        resource_type_field_name=None,
+    ),
+    description="`illegal_transition` naming both states, or `idempotency_in_progress`.",
+)
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Retry-safe key (1 to 255 characters), scoped to the caller: the first complete "
+        "response is stored and replayed for every retry with the same key."
+    ),
+)
+
+TokenSerializer = inline_serializer("Token", {"token": serializers.CharField()})
+
+_RETRY_AFTER = {
+    "description": "Seconds to wait before retrying.",
+    "schema": {"type": "integer"},
+}
+_WWW_AUTHENTICATE = {
+    "description": "The authentication scheme to use (`Token`, or `Basic` on GET /token/).",
+    "schema": {"type": "string"},
+}
+_HEADERS_BY_CODE = {
+    "401": {"WWW-Authenticate": _WWW_AUTHENTICATE},
+    "429": {"Retry-After": _RETRY_AFTER},
+    "503": {"Retry-After": _RETRY_AFTER},
+}
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+_WRITE_METHODS = {*_BODY_METHODS, "DELETE"}
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's AutoSchema plus the API's error responses and HTTP Basic scheme."""
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> Any:
+        operation = super().get_operation(*args, **kwargs)
+        if operation and any(BASIC_AUTH in req for req in operation.get("security", [])):
+            self.registry.register_on_missing(
+                ResolvedComponent(
+                    name=BASIC_AUTH,
+                    type=ResolvedComponent.SECURITY_SCHEMA,
+                    object=BASIC_AUTH,
+                    schema={"type": "http", "scheme": "basic"},
+                )
+            )
+        return operation
+
+    def _get_response_bodies(self, direction: Any = "response") -> Any:
+        responses = super()._get_response_bodies(direction)
+        for code, description in self._standard_errors():
+            if code not in responses:
+                responses[code] = self._get_response_for_code(
+                    error(description), code, direction=direction
+                )
+        return responses
+
+    def _get_response_headers_for_code(self, status_code: Any, direction: Any = "response") -> Any:
+        headers = super()._get_response_headers_for_code(status_code, direction)
+        return {**_HEADERS_BY_CODE.get(str(status_code), {}), **(headers or {})}
+
+    def _standard_errors(self) -> list[tuple[str, str]]:
+        perms = [type(p) for p in self.view.get_permissions()]
+        public = permissions.AllowAny in perms
+        errors = []
+        if self._reads_input():
+            errors.append(("400", "Invalid input; `errors` names each field."))
+        if not public:
+            errors.append(("401", "No or invalid credentials."))
+        if IsStaff in perms or (IsStaffOrReadOnly in perms and self.method in _WRITE_METHODS):
+            errors.append(("403", "Signed in, but staff only."))
+        if "{" in self.path or self._is_list_view():
+            errors.append(("404", "No such object visible to the caller, or no such page."))
+        if self._accepts_idempotency_key():
+            errors.append(("409", "`idempotency_in_progress`: the same key is still running."))
+        if self.method in _BODY_METHODS and self.get_request_serializer() is not None:
+            errors.append(("415", "Unsupported media type; send JSON."))
+        if self._accepts_idempotency_key():
+            errors.append(("422", "`idempotency_key_reused` with a different request."))
+        if self.view.get_throttles():
+            errors.append(("429", "Throttled; retry after `Retry-After` seconds."))
+        if self.view.get_authenticators():
+            errors.append(("503", "Database unavailable; retry after `Retry-After` seconds."))
+        return errors
+
+    def _reads_input(self) -> bool:
+        if self.method in _BODY_METHODS and self.get_request_serializer() is not None:
+            return True
+        if self._accepts_idempotency_key():
+            return True
+        return self.method == "GET" and self._is_list_view() and bool(self.get_filter_backends())
+
+    def _accepts_idempotency_key(self) -> bool:
+        return any(
+            isinstance(p, OpenApiParameter) and p.name == IDEMPOTENCY_HEADER
+            for p in self.get_override_parameters()
+        )
