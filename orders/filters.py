@@ -6,6 +6,7 @@ import django_filters
 from django.db.models import QuerySet
 
 from orders.models import Order
+from products.filters import StrictBooleanFilter
 
 
 class OrderFilter(django_filters.FilterSet):
@@ -16,7 +17,7 @@ class OrderFilter(django_filters.FilterSet):
 
     status = django_filters.ChoiceFilter(choices=Order.Status.choices)
     user = django_filters.NumberFilter(field_name="user_id", min_value=1, max_value=2**63 - 1)
-    all = django_filters.BooleanFilter(method="filter_all", label="All users (staff)")
+    all = StrictBooleanFilter(method="filter_all", label="All users (staff)")
 
     class Meta:
         model = Order

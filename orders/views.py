@@ -6,7 +6,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -38,6 +39,14 @@ def _order_response(order: Order, status_code: int = status.HTTP_200_OK) -> Resp
             "Newest first. Filter by `status`; staff may add `all=true` for everyone's orders "
             "or `user=<id>` for one user's. Buyers always see only their own."
         ),
+        parameters=[
+            OpenApiParameter(
+                "all", OpenApiTypes.BOOL, description="Staff: `true` lists every user's orders."
+            ),
+            OpenApiParameter(
+                "user", OpenApiTypes.INT, description="Staff: list this user's orders."
+            ),
+        ],
     ),
     retrieve=extend_schema(summary="Get one order (owner or staff)"),
 )

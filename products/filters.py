@@ -3,9 +3,32 @@
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
 
 from products.models import Product
+
+ORDERING_FIELDS = ("name", "price", "quantity_in_stock", "id")
+
+
+class StrictBooleanField(forms.Field):
+    """`true`/`false` (or `1`/`0`); anything else is an error rather than silently ignored."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_python(self, value: Any) -> bool | None:
+        text = str(value).strip().lower() if value is not None else ""
+        if text == "":
+            return None
+        if text in {"true", "1"}:
+            return True
+        if text in {"false", "0"}:
+            return False
+        raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):
@@ -24,10 +47,10 @@ class ProductFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(
         method="filter_search", max_length=200, label="Search in name and sku"
     )
-    in_stock = django_filters.BooleanFilter(method="filter_in_stock", label="In stock")
+    in_stock = StrictBooleanFilter(method="filter_in_stock", label="In stock")
     min_price = django_filters.NumberFilter(field_name="price", lookup_expr="gte", min_value=0)
     max_price = django_filters.NumberFilter(field_name="price", lookup_expr="lte", min_value=0)
-    ordering = StableOrderingFilter(fields=("name", "price", "quantity_in_stock", "id"))
+    ordering = StableOrderingFilter(fields=ORDERING_FIELDS)
 
     class Meta:
         model = Product

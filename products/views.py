@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -29,6 +30,16 @@ ID_PATTERN = "[0-9]+"
             "Paginated and ordered by id unless `ordering` says otherwise (ties broken by id). "
             "Buyers see active products only. An invalid filter value is a 400 naming it."
         ),
+        parameters=[
+            OpenApiParameter(
+                "search", OpenApiTypes.STR, description="Part of the name or sku, any case."
+            ),
+            OpenApiParameter(
+                "in_stock",
+                OpenApiTypes.BOOL,
+                description="`true`: stock above 0; `false`: out of stock.",
+            ),
+        ],
     ),
     retrieve=extend_schema(summary="Get one product"),
     update=extend_schema(
