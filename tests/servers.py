@@ -1,0 +1,486 @@
+"""Real server processes for the system tests: throwaway databases, gunicorn, HTTP clients.
+
+Everything runs on 127.0.0.1 with free ports, is bounded in time, and is torn down by the
+fixtures in `tests/conftest.py` whether the test passed or not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+T = TypeVar("T")
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PYTHON = str(BIN / "python")
+GUNICORN = str(BIN / "gunicorn")
+
+# Seconds a client waits for one response; the servers' own worker timeout is longer, so a
+# client timeout always means a hang, never a worker being recycled.
+CLIENT_TIMEOUT = 20
+GUNICORN_TIMEOUT = 40
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def postgres_url() -> str | None:
+    """The PostgreSQL server of this test run (DATABASE_URL), or None on the SQLite run."""
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else None
+
+
+def _base_env() -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DATABASE_URL", "REDIS_URL", "PYTEST_", "GUNICORN_"))
+    }
+    env.update(
+        SECRET_KEY=os.environ.get("SECRET_KEY") or "system-test-secret-key",
+        DEBUG="false",
+        FAST_PASSWORD_HASHER="true",
+        THROTTLE_LOGIN_RATE="",
+        THROTTLE_USER_RATE="",
+        THROTTLE_ANON_RATE="",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+# --- Databases -------------------------------------------------------------------------
+
+
+@dataclass
+class Database:
+    """A database of its own for one test: a new PostgreSQL database or a SQLite file."""
+
+    url: str
+    vendor: str
+    name: str
+
+    @classmethod
+    def create(cls, tmp_path: Path) -> Database:
+        server = postgres_url()
+        if server is None:
+            return cls.sqlite(tmp_path)
+        name = f"opply_sys_{uuid.uuid4().hex[:16]}"
+        with _admin_connection(server) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        parts = urlsplit(server)
+        return cls(url=urlunsplit(parts._replace(path=f"/{name}")), vendor="postgresql", name=name)
+
+    @classmethod
+    def sqlite(cls, tmp_path: Path) -> Database:
+        path = tmp_path / "system.sqlite3"
+        return cls(url=f"sqlite:///{path}", vendor="sqlite", name=str(path))
+
+    def drop(self) -> None:
+        if self.vendor != "postgresql":
+            return
+        server = postgres_url()
+        assert server is not None
+        with _admin_connection(server) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {**_base_env(), "DATABASE_URL": self.url, **extra}
+
+    def manage(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """`python manage.py <args>` against this database."""
+        return subprocess.run(
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def migrate(self) -> None:
+        done = self.manage("migrate", "--noinput", "--verbosity", "0")
+        assert done.returncode == 0, done.stderr
+
+    def check_stock(self) -> subprocess.CompletedProcess[str]:
+        return self.manage("check_stock", timeout=60)
+
+    def run(self, code: str, **params: Any) -> Any:
+        """Run Python `code` with Django set up against this database; `params` are bound as
+        names, and whatever the code assigns to `result` comes back (through JSON)."""
+        script = (
+            "import json, os, sys\n"
+            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'opply.settings')\n"
+            "import django\n"
+            "django.setup()\n"
+            "globals().update(json.loads(sys.stdin.read()))\n"
+            "result = None\n"
+            f"{code}\n"
+            "print('\\n' + json.dumps(result, default=str))\n"
+        )
+        done = subprocess.run(
+            [PYTHON, "-c", script],
+            cwd=ROOT,
+            env=self.env(),
+            input=json.dumps(params),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def deadlocks(self) -> int:
+        """Deadlocks PostgreSQL has detected in this database so far."""
+        server = postgres_url()
+        assert server is not None
+        assert self.vendor == "postgresql"
+        with _admin_connection(server) as admin:
+            row = admin.execute(
+                "SELECT deadlocks FROM pg_stat_database WHERE datname = %s", [self.name]
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+
+@contextlib.contextmanager
+def _admin_connection(server_url: str) -> Iterator[Any]:
+    import psycopg
+
+    parts = urlsplit(server_url)
+    with psycopg.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password or None,
+        dbname="postgres",
+        autocommit=True,
+        connect_timeout=10,
+    ) as connection:
+        yield connection
+
+
+SEED_CODE = """
+import secrets
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from orders.models import Order, OrderLine
+from products.models import Product
+from products.services import product_create
+
+User = get_user_model()
+products = [
+    product_create(actor=None, name=f"Product {i}", price=price, quantity_in_stock=stock)
+    for i, (price, stock) in enumerate(stocks_and_prices)
+]
+users = User.objects.bulk_create(
+    [User(username=f"{prefix}{i:05d}", password="!") for i in range(buyers)]
+)
+users = list(User.objects.filter(username__startswith=prefix).order_by("username"))
+tokens = Token.objects.bulk_create(
+    [Token(user=user, key=secrets.token_hex(20)) for user in users]
+)
+carts = []
+if cart:
+    orders = Order.objects.bulk_create([Order(user=user) for user in users])
+    orders = list(Order.objects.filter(user__in=users).order_by("user__username"))
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(order=order, product=products[index], quantity=quantity)
+            for order in orders
+            for index, quantity in cart
+        ]
+    )
+    carts = [order.pk for order in orders]
+result = {
+    "products": [product.pk for product in products],
+    "tokens": [token.key for token in sorted(tokens, key=lambda t: t.user.username)],
+    "orders": carts,
+}
+"""
+
+
+@dataclass
+class Seed:
+    products: list[int]
+    tokens: list[str]
+    orders: list[int]
+
+
+def seed(
+    database: Database,
+    *,
+    products: Iterable[tuple[str, int]],
+    buyers: int,
+    cart: Iterable[tuple[int, int]] = (),
+    prefix: str = "buyer",
+) -> Seed:
+    """Products (made through the service, so the ledger holds), buyers with tokens and, when
+    `cart` lists (product index, quantity) pairs, an active order per buyer holding them."""
+    result = database.run(
+        SEED_CODE,
+        stocks_and_prices=[list(p) for p in products],
+        buyers=buyers,
+        cart=[list(line) for line in cart],
+        prefix=prefix,
+    )
+    return Seed(products=result["products"], tokens=result["tokens"], orders=result["orders"])
+
+
+ORDERS_STATE_CODE = """
+from collections import defaultdict
+from orders.models import Order
+from products.models import Product, StockMovement
+
+orders = {}
+for order in Order.objects.prefetch_related("lines"):
+    orders[order.pk] = {
+        "status": order.status,
+        "submitted_at": order.submitted_at,
+        "lines": {line.product_id: line.quantity for line in order.lines.all()},
+        "prices": [line.unit_price for line in order.lines.all()],
+        "movements": {},
+    }
+for movement in StockMovement.objects.exclude(order_id=None):
+    moves = orders[movement.order_id]["movements"]
+    moves.setdefault(movement.product_id, []).append([movement.reason, movement.delta])
+result = {
+    "orders": orders,
+    "stock": dict(Product.objects.values_list("pk", "quantity_in_stock")),
+}
+"""
+
+
+def orders_state(database: Database) -> tuple[dict[int, dict[str, Any]], dict[int, int]]:
+    """Every order (status, lines, its ledger movements by product) and every product's stock."""
+    state = database.run(ORDERS_STATE_CODE)
+    orders = {int(pk): order for pk, order in state["orders"].items()}
+    for order in orders.values():
+        order["lines"] = {int(pk): qty for pk, qty in order["lines"].items()}
+        order["movements"] = {int(pk): moves for pk, moves in order["movements"].items()}
+    return orders, {int(pk): qty for pk, qty in state["stock"].items()}
+
+
+def assert_all_or_nothing(order_id: int, order: dict[str, Any]) -> str:
+    """An order is fully submitted (one submit movement of -quantity per line, prices frozen)
+    or untouched (active, no movement). Returns its status."""
+    if order["status"] == "submitted":
+        expected = {pk: [["submit", -qty]] for pk, qty in order["lines"].items()}
+        assert order["movements"] == expected, (order_id, order)
+        assert order["submitted_at"] is not None, (order_id, order)
+        assert None not in order["prices"], (order_id, order)
+    else:
+        assert order["status"] == "active", (order_id, order)
+        assert order["movements"] == {}, (order_id, order)
+        assert order["submitted_at"] is None, (order_id, order)
+    return str(order["status"])
+
+
+# --- Servers ---------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """One gunicorn master and its workers, in a process group of their own."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def worker_pids(self) -> set[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return {int(pid) for pid in children.read_text().split()}
+        except OSError:
+            return set()
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL the master and every worker at once (a crashed machine, an OOM kill)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        # Workers outlive a killed master only briefly; make sure none is left behind.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+@dataclass
+class ServerFarm:
+    """Starts gunicorn processes over one database and stops them all at teardown."""
+
+    tmp_path: Path
+    servers: list[Server] = field(default_factory=list)
+
+    def start(
+        self, database: Database, *, count: int = 1, workers: int = 2, database_url: str = ""
+    ) -> list[Server]:
+        started = []
+        for _ in range(count):
+            port = free_port()
+            log = self.tmp_path / f"gunicorn-{port}.log"
+            env = database.env(
+                PORT=str(port),
+                HOST="127.0.0.1",
+                WEB_CONCURRENCY=str(workers),
+                GUNICORN_TIMEOUT=str(GUNICORN_TIMEOUT),
+                GUNICORN_GRACEFUL_TIMEOUT="5",
+                GUNICORN_ACCESS_LOG="",
+                GUNICORN_LOG_LEVEL="warning",
+            )
+            if database_url:
+                env["DATABASE_URL"] = database_url
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [GUNICORN, "--config", "gunicorn.conf.py", "opply.wsgi"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            server = Server(process=process, port=port, log=log)
+            self.servers.append(server)
+            started.append(server)
+        for server in started:
+            _wait_until_healthy(server, workers=workers)
+        return started
+
+    def stop_all(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+def _wait_until_healthy(server: Server, *, workers: int, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not server.alive:
+            raise AssertionError(f"gunicorn exited early:\n{server.log_text()[-3000:]}")
+        with contextlib.suppress(requests.RequestException):
+            healthy = requests.get(f"{server.url}/healthz", timeout=2).status_code == 200
+            if healthy and len(server.worker_pids()) >= workers:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"gunicorn not healthy in {within}s:\n{server.log_text()[-3000:]}")
+
+
+# --- Clients ---------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """One request's result: a status and JSON body, or the client-side error it raised."""
+
+    status: int | None
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    content_type: str = ""
+    started: float = 0.0
+    finished: float = 0.0
+
+    @property
+    def code(self) -> str | None:
+        return self.body.get("code") if isinstance(self.body, dict) else None
+
+
+_sessions = threading.local()
+
+
+def call(method: str, url: str, *, token: str | None = None, **kwargs: Any) -> Outcome:
+    """One HTTP request with a per-thread session; never raises for a network failure."""
+    session = getattr(_sessions, "session", None)
+    if session is None:
+        session = _sessions.session = requests.Session()
+    headers = dict(kwargs.pop("headers", {}) or {})
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    started = time.monotonic()
+    try:
+        response = session.request(method, url, headers=headers, timeout=CLIENT_TIMEOUT, **kwargs)
+    except requests.RequestException as exc:
+        return Outcome(
+            status=None,
+            error=type(exc).__name__,
+            started=started,
+            finished=time.monotonic(),
+        )
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    return Outcome(
+        status=response.status_code,
+        body=body,
+        headers=dict(response.headers),
+        content_type=response.headers.get("Content-Type", ""),
+        started=started,
+        finished=time.monotonic(),
+    )
+
+
+def run_concurrently(
+    jobs: Sequence[Callable[[], T]], *, threads: int = 48, within: float = 150
+) -> list[T]:
+    """Run every job on a bounded thread pool; results in the order of `jobs`."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        deadline = time.monotonic() + within
+        return [f.result(timeout=max(1.0, deadline - time.monotonic())) for f in futures]
+
+
+def summary(name: str, outcomes: list[Outcome], elapsed: float, **figures: Any) -> str:
+    """One line of figures for the CI log."""
+    statuses = Counter(str(o.status) if o.status else o.error for o in outcomes)
+    durations = sorted(o.finished - o.started for o in outcomes) or [0.0]
+    p50 = durations[len(durations) // 2]
+    p99 = durations[min(len(durations) - 1, int(len(durations) * 0.99))]
+    extra = " ".join(f"{key}={value}" for key, value in figures.items())
+    line = (
+        f"[{name}] requests={len(outcomes)} statuses={dict(sorted(statuses.items()))} "
+        f"p50={p50 * 1000:.0f}ms p99={p99 * 1000:.0f}ms max={durations[-1] * 1000:.0f}ms "
+        f"elapsed={elapsed:.1f}s {extra}"
+    ).rstrip()
+    print(line)
+    return line
