@@ -36,9 +36,12 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="A stable machine code, e.g. `not_found`, `invalid`.")
     # Describes a body, never validates one: shadowing `Serializer.errors` is harmless.
     errors = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()),
+        child=serializers.JSONField(),
         required=False,
-        help_text="Validation errors only: messages by field name.",
+        help_text=(
+            "Validation errors only: a list of messages by field name (for a list of "
+            "objects such as order lines, one object of field errors per line)."
+        ),
     )
     request_id = serializers.CharField(
         required=False, help_text="The request's X-Request-ID, to quote when reporting a problem."

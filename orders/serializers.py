@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -71,6 +71,16 @@ class ItemSerializer(serializers.Serializer):
 
 class PlaceOrderSerializer(serializers.Serializer):
     items = ItemSerializer(many=True, allow_empty=False, max_length=MAX_ITEMS)  # type: ignore[call-arg]
+
+    def to_internal_value(self, data: Any) -> Any:
+        # Checked first, so a wrong number of lines is `{"items": [message]}` like any other
+        # field error (the list serializer's own check nests it under non_field_errors).
+        items = data.get("items") if isinstance(data, Mapping) else None
+        if isinstance(items, list) and not 1 <= len(items) <= MAX_ITEMS:
+            raise serializers.ValidationError(
+                {"items": [f"Give between 1 and {MAX_ITEMS} lines; got {len(items)}."]}
+            )
+        return super().to_internal_value(data)
 
     def validate_items(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         seen: set[int] = set()
