@@ -47,11 +47,11 @@ def read_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
         if isinstance(h, logging.StreamHandler) and isinstance(h.formatter, JsonFormatter)
     )
     buffer = io.StringIO()
-    original = handler.setStream(buffer)  # type: ignore[type-var]
+    original = handler.setStream(buffer)
     try:
         yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
     finally:
-        handler.setStream(original)  # type: ignore[type-var]
+        handler.setStream(original)
 
 
 def _access_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
