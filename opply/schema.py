@@ -150,6 +150,20 @@ class AutoSchema(openapi.AutoSchema):
             )
         return operation
 
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> Any:
+        result = super()._map_serializer_field(field, direction, bypass_extensions)
+        # A nested `many=True` serializer's bounds (allow_empty, min/max_length) are validated
+        # but not described by drf-spectacular; describe them.
+        if isinstance(field, serializers.ListSerializer) and result.get("type") == "array":
+            min_items = getattr(field, "min_length", None) or (0 if field.allow_empty else 1)
+            if min_items:
+                result["minItems"] = min_items
+            if (max_items := getattr(field, "max_length", None)) is not None:
+                result["maxItems"] = max_items
+        return result
+
     def _get_response_bodies(self, direction: Any = "response") -> Any:
         responses = super()._get_response_bodies(direction)
         for code, description in self._standard_errors():

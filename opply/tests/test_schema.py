@@ -1,0 +1,210 @@
+"""The OpenAPI schema: valid without warnings, complete against API.md, served without auth."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import call_command
+from drf_spectacular.generators import SchemaGenerator
+
+pytestmark = pytest.mark.django_db
+
+# Every operation of API.md sections 1-3 and 6, as (method, path).
+CONTRACT = [
+    ("get", "/token/"),
+    ("post", "/token/"),
+    ("delete", "/token/"),
+    ("get", "/products/"),
+    ("post", "/products/"),
+    ("get", "/products/{id}/"),
+    ("put", "/products/{id}/"),
+    ("patch", "/products/{id}/"),
+    ("delete", "/products/{id}/"),
+    ("post", "/products/{id}/add_to_order/"),
+    ("post", "/products/{id}/remove_from_order/"),
+    ("get", "/products/{id}/stock_movements/"),
+    ("get", "/orders/"),
+    ("post", "/orders/"),
+    ("get", "/orders/{id}/"),
+    ("get", "/orders/current/"),
+    ("post", "/orders/{id}/submit/"),
+    ("post", "/orders/{id}/cancel/"),
+    ("post", "/orders/{id}/fulfil/"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+]
+HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def operations(schema: dict):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield method, path, operation
+
+
+def test_the_schema_validates_with_no_warnings(tmp_path: Path, capsys):
+    target = tmp_path / "schema.yaml"
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+
+    captured = capsys.readouterr()
+    assert "warning" not in (captured.out + captured.err).lower()
+    assert "error" not in captured.err.lower()
+    document = yaml.safe_load(target.read_text())
+    assert document["openapi"].startswith("3.")
+
+
+def test_every_operation_of_the_contract_is_described(schema):
+    described = {(method, path) for method, path, _ in operations(schema)}
+
+    assert set(CONTRACT) <= described
+    assert described - set(CONTRACT) == set()
+
+
+def test_every_operation_has_a_summary_and_a_success_response(schema):
+    for method, path, operation in operations(schema):
+        assert operation.get("summary") or operation.get("description"), (method, path)
+        assert any(code.startswith("2") for code in operation["responses"]), (method, path)
+
+
+def test_every_error_response_of_the_api_uses_the_error_body(schema):
+    error_refs = {
+        "#/components/schemas/Error",
+        "#/components/schemas/StockConflict",
+        "#/components/schemas/TransitionConflict",
+    }
+    for method, path, operation in operations(schema):
+        if path in {"/healthz", "/readyz"}:
+            continue
+        errors = {code: r for code, r in operation["responses"].items() if code >= "400"}
+        assert "503" in errors, (method, path)
+        for code, response in errors.items():
+            ref = response["content"]["application/json"]["schema"]["$ref"]
+            assert ref in error_refs, (method, path, code)
+
+
+def test_the_error_component_has_detail_code_errors_and_request_id(schema):
+    error = schema["components"]["schemas"]["Error"]
+
+    assert set(error["properties"]) == {"detail", "code", "errors", "request_id"}
+    assert sorted(error["required"]) == ["code", "detail"]
+
+
+def test_insufficient_stock_is_described_with_its_lines(schema):
+    body = schema["components"]["schemas"]["InsufficientStockError"]
+    line = schema["components"]["schemas"]["ShortLine"]
+
+    assert "lines" in body["required"]
+    assert body["properties"]["lines"]["items"]["$ref"] == "#/components/schemas/ShortLine"
+    assert set(line["properties"]) == {"product", "requested", "available"}
+    for path in ["/orders/", "/orders/{id}/submit/", "/products/{id}/add_to_order/"]:
+        conflict = schema["paths"][path]["post"]["responses"]["409"]
+        assert conflict["content"]["application/json"]["schema"]["$ref"] == (
+            "#/components/schemas/StockConflict"
+        ), path
+
+
+def test_transitions_are_described_with_both_states(schema):
+    body = schema["components"]["schemas"]["TransitionError"]
+
+    assert {"current", "target"} <= set(body["required"])
+    for path in ["/orders/{id}/cancel/", "/orders/{id}/fulfil/"]:
+        conflict = schema["paths"][path]["post"]["responses"]["409"]
+        assert conflict["content"]["application/json"]["schema"]["$ref"] == (
+            "#/components/schemas/TransitionConflict"
+        ), path
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "codes"),
+    [
+        ("post", "/products/", {"201", "400", "401", "403", "409", "415", "422", "429"}),
+        ("delete", "/products/{id}/", {"204", "401", "403", "404", "409"}),
+        ("post", "/orders/", {"201", "400", "401", "409", "422", "429"}),
+        ("post", "/orders/{id}/cancel/", {"200", "401", "404", "409"}),
+        ("post", "/orders/{id}/fulfil/", {"200", "401", "403", "404", "409"}),
+        ("get", "/products/", {"200", "400", "401", "429"}),
+        ("get", "/products/{id}/stock_movements/", {"200", "401", "403", "404"}),
+        ("get", "/token/", {"200", "401", "429"}),
+        ("delete", "/token/", {"204", "401"}),
+    ],
+)
+def test_operations_list_their_error_codes(schema, method, path, codes):
+    assert codes <= set(schema["paths"][path][method]["responses"])
+
+
+def test_throttled_and_unavailable_responses_carry_retry_after(schema):
+    responses = schema["paths"]["/orders/"]["post"]["responses"]
+
+    assert "Retry-After" in responses["429"]["headers"]
+    assert "Retry-After" in responses["503"]["headers"]
+    assert "WWW-Authenticate" in responses["401"]["headers"]
+
+
+def test_token_authentication_is_declared_and_basic_only_for_get_token(schema):
+    schemes = schema["components"]["securitySchemes"]
+
+    assert schemes["tokenAuth"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": 'Token-based authentication with required prefix "Token"',
+    }
+    assert schemes["basicAuth"] == {"type": "http", "scheme": "basic"}
+    assert schema["paths"]["/token/"]["get"]["security"] == [{"basicAuth": []}]
+    assert schema["paths"]["/token/"]["post"]["security"] == [{}]
+    for method, path, operation in operations(schema):
+        if path in {"/token/", "/healthz", "/readyz"} and method != "delete":
+            continue
+        assert {"tokenAuth": []} in operation["security"], (method, path)
+
+
+def test_request_bodies_are_described(schema):
+    place = schema["paths"]["/orders/"]["post"]["requestBody"]
+    ref = place["content"]["application/json"]["schema"]["$ref"]
+    items = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]["items"]
+
+    assert place["required"] is True
+    assert (items["minItems"], items["maxItems"]) == (1, 500)
+    assert "requestBody" in schema["paths"]["/products/{id}/add_to_order/"]["post"]
+    assert "requestBody" in schema["paths"]["/token/"]["post"]
+    assert "requestBody" not in schema["paths"]["/orders/{id}/submit/"]["post"]
+
+
+def test_catalogue_and_order_filters_are_parameters(schema):
+    def query(path: str) -> set[str]:
+        parameters = schema["paths"][path]["get"]["parameters"]
+        return {p["name"] for p in parameters if p["in"] == "query"}
+
+    assert query("/products/") >= {"search", "in_stock", "min_price", "max_price", "ordering"}
+    assert query("/orders/") >= {"status", "all", "user", "page", "page_size"}
+
+
+def test_the_schema_is_served_without_authentication(api):
+    response = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi+json")
+    assert "/orders/{id}/cancel/" in response.json()["paths"]
+
+
+def test_the_schema_is_served_as_yaml_by_default(api):
+    response = api.get("/api/schema/")
+
+    assert response.status_code == 200
+    assert "/orders/{id}/fulfil/" in yaml.safe_load(response.content)["paths"]
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_the_docs_ui_is_an_html_page_without_authentication(api, path):
+    response = api.get(path)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert b"/api/schema/" in response.content
