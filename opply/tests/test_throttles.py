@@ -145,8 +145,8 @@ def test_throttles_read_their_rates_from_the_settings():
     with override_settings(THROTTLE_USER_RATE="7/hour", THROTTLE_ANON_RATE="5/s"):
         user, anon = UserThrottle(), AnonThrottle()
 
-    assert (user.num_requests, user.duration) == (7, 3600)
-    assert (anon.num_requests, anon.duration) == (5, 1)
+    assert user.parse_rate(user.rate) == (7, 3600)
+    assert anon.parse_rate(anon.rate) == (5, 1)
 
 
 def settings_in_a_fresh_process(**env: str) -> list[str]:
