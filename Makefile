@@ -60,6 +60,16 @@ lint: $(VENV)/.installed-dev
 	SECRET_KEY=lint-only $(BIN)/mypy .
 	SECRET_KEY=lint-only $(PY) manage.py makemigrations --check --dry-run
 
+$(VENV)/.installed-bench: requirements.txt requirements-bench.txt | $(PY)
+	$(PIP) install --quiet -r requirements-bench.txt
+	touch $(VENV)/.installed $@
+
+# PostgreSQL from DATABASE_URL (default postgres://postgres@127.0.0.1:5432/opply_bench, whose
+# tables the run empties and refills); writes docs/benchmarks.md and docs/benchmarks.png.
+bench: $(VENV)/.installed-bench
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(PY) bench/run.py
+
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .

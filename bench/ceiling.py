@@ -1,0 +1,251 @@
+"""The ceiling: the least work any Python implementation of the read endpoints must do.
+
+A bare WSGI application, served by the same gunicorn settings as the API, that answers
+the benchmark's read scenarios with the same SQL the API runs (token lookup included),
+through one psycopg connection per worker, and encodes the same JSON, byte for byte in
+shape. No framework, no middleware, no throttle, no logging of its own: what the API
+spends beyond this is what Django, DRF and the project's own layers cost.
+
+    gunicorn --config gunicorn.conf.py --pythonpath bench ceiling:app
+
+bench/run.py checks that its responses equal the API's before it measures anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+import psycopg
+
+CENT = Decimal("0.01")
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+PRODUCT_COLUMNS = "id, name, sku, price, quantity_in_stock, is_active, created_at, updated_at"
+ORDER_COLUMNS = (
+    "id, user_id, status, total_amount, created_at, submitted_at, cancelled_at, fulfilled_at"
+)
+TOKEN_SQL = (
+    "SELECT u.id, u.is_staff FROM authtoken_token t JOIN auth_user u ON t.user_id = u.id "
+    "WHERE t.key = %s AND u.is_active"
+)
+SEARCH_SQL = "(UPPER(name::text) LIKE UPPER(%s) OR UPPER(sku::text) LIKE UPPER(%s))"
+LINES_SQL = (
+    "SELECT l.order_id, l.product_id, p.name, l.quantity, l.unit_price, p.price "
+    "FROM orders_orderline l JOIN products_product p ON l.product_id = p.id "
+    "WHERE l.order_id = ANY(%s) ORDER BY l.id"
+)
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+Environ = dict[str, Any]
+
+
+class HttpError(Exception):
+    def __init__(self, status: str, detail: str, code: str) -> None:
+        super().__init__(detail)
+        self.status, self.body = status, {"detail": detail, "code": code}
+
+
+_connection: psycopg.Connection[Any] | None = None
+
+
+def _db() -> psycopg.Connection[Any]:
+    """This worker's connection, opened on first use and reopened if it was lost."""
+    global _connection
+    if _connection is None or _connection.closed:
+        _connection = psycopg.connect(
+            os.environ["DATABASE_URL"], autocommit=True, options="-c TimeZone=UTC"
+        )
+    return _connection
+
+
+def _rows(sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+    with _db().cursor() as cursor:
+        cursor.execute(sql, tuple(params))
+        return cursor.fetchall()
+
+
+def _timestamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _money(value: Decimal) -> str:
+    return f"{value.quantize(CENT):.2f}"
+
+
+def _caller(environ: Environ) -> tuple[int, bool]:
+    scheme, _, key = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme != "Token" or not key:
+        raise HttpError("401 Unauthorized", "Authentication required.", "not_authenticated")
+    found = _rows(TOKEN_SQL, (key,))
+    if not found:
+        raise HttpError("401 Unauthorized", "Invalid token.", "authentication_failed")
+    return found[0][0], found[0][1]
+
+
+def _product(row: tuple[Any, ...]) -> dict[str, Any]:
+    return {
+        "id": row[0],
+        "name": row[1],
+        "sku": row[2],
+        "price": _money(row[3]),
+        "quantity_in_stock": row[4],
+        "is_active": row[5],
+    }
+
+
+def _link(environ: Environ, query: dict[str, list[str]], page: int | None) -> str:
+    """The page's absolute URL, built as DRF's paginator builds it."""
+    query = dict(query)
+    if page is None:
+        query.pop("page", None)
+    else:
+        query["page"] = [str(page)]
+    scheme = "https" if environ.get("HTTP_X_FORWARDED_PROTO") == "https" else "http"
+    url = f"{scheme}://{environ['HTTP_HOST']}{environ['PATH_INFO']}"
+    encoded = urlencode(sorted(query.items()), doseq=True)
+    return f"{url}?{encoded}" if encoded else url
+
+
+def _page(
+    environ: Environ, count_sql: str, page_sql: str, params: tuple[Any, ...]
+) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    size = min(int(query.get("page_size", [PAGE_SIZE])[0]), MAX_PAGE_SIZE)
+    number = int(query.get("page", ["1"])[0])
+    count = _rows(count_sql, params)[0][0]
+    pages = max(1, -(-count // size))
+    if not 1 <= number <= pages:
+        raise HttpError("404 Not Found", "Invalid page.", "not_found")
+    rows = _rows(f"{page_sql} LIMIT {size} OFFSET {(number - 1) * size}", params)
+    previous = None
+    if number > 1:
+        previous = _link(environ, query, number - 1 if number > 2 else None)
+    envelope = {
+        "count": count,
+        "next": _link(environ, query, number + 1) if number < pages else None,
+        "previous": previous,
+    }
+    return envelope, rows
+
+
+def product_list(environ: Environ, user_id: int, is_staff: bool) -> Any:
+    where = "TRUE" if is_staff else "is_active"
+    params: tuple[str, ...] = ()
+    search = parse_qs(environ.get("QUERY_STRING", "")).get("search", [""])[0]
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where, params = f"({where} AND {SEARCH_SQL})", (f"%{escaped}%", f"%{escaped}%")
+    envelope, rows = _page(
+        environ,
+        f"SELECT COUNT(*) FROM products_product WHERE {where}",
+        f"SELECT {PRODUCT_COLUMNS} FROM products_product WHERE {where} ORDER BY id",
+        params,
+    )
+    return {**envelope, "results": [_product(row) for row in rows]}
+
+
+def product_detail(environ: Environ, user_id: int, is_staff: bool, pk: int) -> Any:
+    where = "id = %s" if is_staff else "is_active AND id = %s"
+    found = _rows(f"SELECT {PRODUCT_COLUMNS} FROM products_product WHERE {where}", (pk,))
+    if not found:
+        raise HttpError("404 Not Found", "No Product matches the given query.", "not_found")
+    return _product(found[0])
+
+
+def _orders(orders: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    items: dict[int, list[dict[str, Any]]] = {order[0]: [] for order in orders}
+    sums: dict[int, Decimal] = dict.fromkeys(items, Decimal(0))
+    if orders:
+        for order_id, product_id, name, quantity, unit_price, price in _rows(
+            LINES_SQL, ([order[0] for order in orders],)
+        ):
+            unit = unit_price if unit_price is not None else price
+            sums[order_id] += unit * quantity
+            items[order_id].append(
+                {
+                    "product": product_id,
+                    "name": name,
+                    "quantity": quantity,
+                    "unit_price": f"{unit:.2f}",
+                    "line_total": _money(unit * quantity),
+                }
+            )
+    return [
+        {
+            "id": pk,
+            "status": status,
+            "items": items[pk],
+            "total_amount": f"{sums[pk] if status == 'active' else total:.2f}",
+            "created_at": _timestamp(created),
+            "submitted_at": _timestamp(submitted),
+            "cancelled_at": _timestamp(cancelled),
+            "fulfilled_at": _timestamp(fulfilled),
+        }
+        for pk, _, status, total, created, submitted, cancelled, fulfilled in orders
+    ]
+
+
+def order_list(environ: Environ, user_id: int, is_staff: bool) -> Any:
+    envelope, rows = _page(
+        environ,
+        "SELECT COUNT(*) FROM orders_order WHERE user_id = %s",
+        f"SELECT {ORDER_COLUMNS} FROM orders_order WHERE user_id = %s "
+        "ORDER BY created_at DESC, id DESC",
+        (user_id,),
+    )
+    return {**envelope, "results": _orders(rows)}
+
+
+def order_current(environ: Environ, user_id: int, is_staff: bool) -> Any:
+    active = f"SELECT {ORDER_COLUMNS} FROM orders_order WHERE user_id = %s AND status = 'active'"
+    found = _rows(active, (user_id,))
+    if not found:
+        _rows(
+            "INSERT INTO orders_order (user_id, status, total_amount, created_at) "
+            "VALUES (%s, 'active', 0, now()) ON CONFLICT DO NOTHING RETURNING id",
+            (user_id,),
+        )
+        found = _rows(active, (user_id,))
+    return _orders(found)[0]
+
+
+ROUTES: list[tuple[re.Pattern[str], Callable[..., Any]]] = [
+    (re.compile(r"^/products/$"), product_list),
+    (re.compile(r"^/products/([0-9]+)/$"), product_detail),
+    (re.compile(r"^/orders/$"), order_list),
+    (re.compile(r"^/orders/current/$"), order_current),
+]
+
+
+def _respond(start_response: StartResponse, status: str, body: Any) -> list[bytes]:
+    encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(encoded)))]
+    )
+    return [encoded]
+
+
+def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
+    path = environ["PATH_INFO"]
+    if path == "/healthz":
+        return _respond(start_response, "200 OK", {"status": "ok"})
+    try:
+        for pattern, view in ROUTES:
+            if match := pattern.match(path):
+                user_id, is_staff = _caller(environ)
+                args = [int(group) for group in match.groups()]
+                return _respond(start_response, "200 OK", view(environ, user_id, is_staff, *args))
+        raise HttpError("404 Not Found", "Not found.", "not_found")
+    except HttpError as error:
+        return _respond(start_response, error.status, error.body)

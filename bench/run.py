@@ -1,0 +1,374 @@
+"""`make bench`: measure the API against its ceiling on PostgreSQL, and write the report.
+
+1. Production settings for the run: DEBUG off, a SECRET_KEY made for the run, PostgreSQL from
+   DATABASE_URL (default postgres://postgres@127.0.0.1:5432/opply_bench, created if missing),
+   throttles raised far above the load (see THROTTLE_RATE below), Redis for their counters
+   when it answers.
+2. migrate, then load the dataset (bench/dataset.py).
+3. Serve the API (opply.wsgi) and the ceiling (bench/ceiling.py) with the same
+   gunicorn.conf.py and WEB_CONCURRENCY=2, each on a free port; check that the ceiling's
+   responses equal the API's.
+4. For each scenario, wrk for a fixed time at a fixed connection count with random buyers'
+   tokens (bench/wrk/scenario.lua): each read scenario against the API, then the same
+   against the ceiling, then the writes against the API.
+5. Write bench/results/results.json, docs/benchmarks.md and docs/benchmarks.png.
+
+Environment: DATABASE_URL, BENCH_DURATION (seconds per scenario, default 10),
+BENCH_CONNECTIONS (default 8), BENCH_THREADS (wrk threads, default 2), BENCH_REDIS_URL
+(default redis://127.0.0.1:6379/9; empty keeps the database cache). Exit status 1 when
+a request failed (non-2xx or socket error) or the ceiling disagrees with the API.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+BIN = Path(sys.executable).parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/opply_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
+# Far above anything 8 connections can send: the throttle still runs (and costs what it
+# costs in production) on every request, it just never refuses one.
+THROTTLE_RATE = "10000000/min"
+WORKERS = 2
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    label: str
+    kind: str  # "floor", "read" or "write"
+    sample_path: str = ""  # a request of this scenario, to compare the API with the ceiling
+    target_ratio: float | None = None
+
+
+SCENARIOS = [
+    Scenario("healthz", "/healthz (framework floor)", "floor", "/healthz"),
+    Scenario("catalogue", "Catalogue, page 1", "read", "/products/", 0.6),
+    Scenario("deep_page", "Catalogue, deep page", "read", "/products/?page={deep_page}", 0.6),
+    Scenario("search", "Catalogue search", "read", "/products/?search={search_term}", 0.6),
+    Scenario("detail", "Product detail", "read", "/products/{product}/", 0.6),
+    Scenario("history", "Order history, page 1", "read", "/orders/", 0.5),
+    Scenario("current", "Current order", "read", "/orders/current/", 0.5),
+    Scenario("add_to_order", "add_to_order", "write"),
+    Scenario("submit", "Submit (POST /orders/, one line)", "write"),
+]
+P99_LIMIT_MS = 50.0
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_database(url: str) -> None:
+    """Create the run's database when the server does not have it yet."""
+    name = urlsplit(url).path.lstrip("/")
+    maintenance = urlsplit(url)._replace(path="/postgres").geturl()
+    with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return
+        log(f"creating database {name}")
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def redis_answers(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 6379), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def run_env(database_url: str, redis_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="opply.settings",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        CACHE_KEY_PREFIX="opply-bench",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        # wrk stands where the TLS-terminating proxy would: plain HTTP, X-Forwarded-Proto.
+        SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https",
+        THROTTLE_USER_RATE=THROTTLE_RATE,
+        THROTTLE_ANON_RATE=THROTTLE_RATE,
+        WEB_CONCURRENCY=str(WORKERS),
+        HOST="127.0.0.1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+@contextmanager
+def serve(name: str, app: str, env: dict[str, str], *extra: str) -> Iterator[int]:
+    """A gunicorn server on a free port for the duration of the block; stopped after it."""
+    port = free_port()
+    log_path = RESULTS / f"{name}.log"
+    with open(log_path, "wb") as log_file:
+        server = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", *extra, app],
+            cwd=ROOT,
+            env={**env, "PORT": str(port)},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while get(port, "/healthz")[0] != 200:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} did not start; see {log_path}")
+                time.sleep(0.2)
+            log(f"{name} serving on 127.0.0.1:{port} (pid {server.pid})")
+            yield port
+        finally:
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGTERM)
+                try:
+                    server.wait(timeout=35)
+                except subprocess.TimeoutExpired:
+                    os.killpg(server.pid, signal.SIGKILL)
+                    server.wait()
+
+
+def get(port: int, path: str, token: str | None = None) -> tuple[int, Any]:
+    headers = {"Host": "127.0.0.1", "X-Forwarded-Proto": "https"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        return response.status, json.loads(body) if body else None
+    except (OSError, ValueError):
+        return 0, None
+    finally:
+        conn.close()
+
+
+def compare(api: int, ceiling: int, data: dict[str, Any]) -> list[str]:
+    """Every read scenario's sample request, answered alike by the API and the ceiling."""
+    fields = {
+        "deep_page": data["deep_page"],
+        "search_term": data["search_terms"][0],
+        "product": data["products"][0],
+    }
+    problems = []
+    for scenario in SCENARIOS:
+        if scenario.kind == "write":
+            continue
+        path = scenario.sample_path.format(**fields)
+        expected, actual = get(api, path, data["tokens"][0]), get(ceiling, path, data["tokens"][0])
+        if expected[0] != 200 or expected != actual:
+            problems.append(f"{path}: API {expected[0]} {expected[1]!r:.300} != ceiling "
+                            f"{actual[0]} {actual[1]!r:.300}")  # fmt: skip
+    return problems
+
+
+def wrk(port: int, scenario: str, seconds: int, connections: int, threads: int) -> dict[str, Any]:
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(BENCH / "wrk" / "scenario.lua"),
+        f"http://127.0.0.1:{port}",
+        "--",
+        str(RESULTS / "data.lua"),
+        scenario,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    stats: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    seconds_run = stats["duration_us"] / 1e6
+    return {
+        "requests": stats["requests"],
+        "rps": stats["requests"] / seconds_run,
+        "p50_ms": stats["p50_us"] / 1000,
+        "p90_ms": stats["p90_us"] / 1000,
+        "p99_ms": stats["p99_us"] / 1000,
+        "max_ms": stats["max_us"] / 1000,
+        "non2xx": stats["non2xx"],
+        "socket_errors": stats["socket_errors"],
+    }
+
+
+def write_lua_data(data: dict[str, Any]) -> None:
+    def lua_list(values: list[Any]) -> str:
+        return "{" + ",".join(json.dumps(v) for v in values) + "}"
+
+    (RESULTS / "data.lua").write_text(
+        "-- Written by bench/run.py from the generated dataset.\nreturn {\n"
+        f"  tokens = {lua_list(data['tokens'])},\n"
+        f"  products = {lua_list(data['products'])},\n"
+        f"  search_terms = {lua_list(data['search_terms'])},\n"
+        f"  deep_page = {data['deep_page']},\n}}\n"
+    )
+
+
+def machine(database_url: str) -> dict[str, str]:
+    def output(*command: str) -> str:
+        try:
+            return subprocess.run(command, capture_output=True, text=True).stdout
+        except OSError:
+            return ""
+
+    lscpu = {
+        key.strip(): value.strip()
+        for key, _, value in (line.partition(":") for line in output("lscpu").splitlines())
+    }
+    memory = next(
+        (line.split()[1] for line in output("free", "-h").splitlines() if line.startswith("Mem:")),
+        "?",
+    )
+    with psycopg.connect(database_url, connect_timeout=5) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return {
+        "cpus": output("nproc").strip(),
+        "cpu_model": lscpu.get("Model name", "?"),
+        "memory": memory,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "postgresql": row[0] if row else "?",
+        "wrk": output("wrk", "-v").splitlines()[0] if output("wrk", "-v") else "?",
+        "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (make bench installs it: apt-get install -y wrk).")
+    started = time.monotonic()
+    seconds = int(os.environ.get("BENCH_DURATION", "10"))
+    connections = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+    threads = int(os.environ.get("BENCH_THREADS", "2"))
+    database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        sys.exit(f"make bench measures PostgreSQL; DATABASE_URL is {database_url!r}.")
+    if "bench" not in urlsplit(database_url).path:
+        sys.exit("make bench empties the tables of its database: name one with 'bench' in it.")
+    redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    if redis_url and not redis_answers(redis_url):
+        log(f"Redis at {redis_url} does not answer: throttle counters stay in the database")
+        redis_url = ""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+
+    ensure_database(database_url)
+    env = run_env(database_url, redis_url)
+    log("migrating")
+    manage(env, "migrate", "--noinput", "--verbosity", "0")
+    log("loading the dataset")
+    loaded = subprocess.run(
+        [sys.executable, str(BENCH / "dataset.py")],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.PIPE,
+    )
+    data = json.loads(loaded.stdout)
+    write_lua_data(data)
+
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(database_url),
+        "settings": {
+            "duration_s": seconds,
+            "connections": connections,
+            "wrk_threads": threads,
+            "workers": WORKERS,
+            "throttle_rate": THROTTLE_RATE,
+            "throttle_cache": "Redis" if redis_url else "database table",
+        },
+        "scenarios": [],
+    }
+    failed = False
+    with ExitStack() as stack:
+        api = stack.enter_context(serve("api", "opply.wsgi", env))
+        ceiling = stack.enter_context(
+            serve("ceiling", "ceiling:app", env, "--pythonpath", str(BENCH))
+        )
+        if problems := compare(api, ceiling, data):
+            for problem in problems:
+                log(f"ceiling disagrees with the API: {problem}")
+            return 1
+        log("the ceiling answers every read sample exactly as the API does")
+        for port in (api, ceiling):  # connections opened, code paths warm
+            for name in ("catalogue", "history"):
+                wrk(port, name, 2, connections, threads)
+        for scenario in SCENARIOS:
+            entry: dict[str, Any] = {
+                "name": scenario.name,
+                "label": scenario.label,
+                "kind": scenario.kind,
+                "target_ratio": scenario.target_ratio,
+                "api": wrk(api, scenario.name, seconds, connections, threads),
+            }
+            if scenario.kind != "write":
+                entry["ceiling"] = wrk(ceiling, scenario.name, seconds, connections, threads)
+                entry["ratio"] = entry["api"]["rps"] / entry["ceiling"]["rps"]
+            results["scenarios"].append(entry)
+            for side in ("api", "ceiling"):
+                if side in entry:
+                    stats = entry[side]
+                    failed |= bool(stats["non2xx"] or stats["socket_errors"])
+                    log(
+                        f"{scenario.name:>13} {side:>7}: {stats['rps']:7.0f} req/s  "
+                        f"p50 {stats['p50_ms']:6.2f} ms  p99 {stats['p99_ms']:6.2f} ms  "
+                        f"non-2xx {stats['non2xx']}  socket errors {stats['socket_errors']}"
+                    )
+            if "ratio" in entry:
+                log(f"{scenario.name:>13}   ratio: {entry['ratio']:.2f}")
+
+    results["elapsed_s"] = round(time.monotonic() - started)
+    (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    subprocess.run(
+        [sys.executable, str(BENCH / "report.py"), str(RESULTS / "results.json")],
+        cwd=ROOT,
+        check=True,
+    )
+    log(f"done in {results['elapsed_s']} s: docs/benchmarks.md, docs/benchmarks.png")
+    if failed:
+        log("some requests failed (non-2xx or socket errors): see the table")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+-- One benchmark scenario for wrk, with a random buyer's token on every request.
+--
+--   wrk -t2 -c8 -d10s -s bench/wrk/scenario.lua http://127.0.0.1:PORT -- DATA_FILE SCENARIO
+--
+-- DATA_FILE is the Lua table bench/run.py writes from the generated dataset: buyers'
+-- tokens, visible product ids, the deep page number and search terms. Every response
+-- outside 2xx is counted (wrk itself lets 3xx pass), and done() prints one JSON line.
+
+local data, scenario
+non2xx = 0  -- a global, so that done() can read it from every thread
+
+local function pick(list)
+  return list[math.random(#list)]
+end
+
+local function product()
+  return pick(data.products)
+end
+
+local scenarios = {
+  healthz = function() return "GET", "/healthz" end,
+  catalogue = function() return "GET", "/products/" end,
+  deep_page = function() return "GET", "/products/?page=" .. data.deep_page end,
+  search = function() return "GET", "/products/?search=" .. pick(data.search_terms) end,
+  detail = function() return "GET", "/products/" .. product() .. "/" end,
+  history = function() return "GET", "/orders/" end,
+  current = function() return "GET", "/orders/current/" end,
+  add_to_order = function()
+    return "POST", "/products/" .. product() .. "/add_to_order/", '{"quantity": 1}'
+  end,
+  submit = function()
+    return "POST", "/orders/", '{"items": [{"product": ' .. product() .. ', "quantity": 1}]}'
+  end,
+}
+
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("thread_number", #threads)
+end
+
+function init(args)
+  data = dofile(args[1])
+  scenario = scenarios[args[2]]
+  if scenario == nil then
+    error("unknown scenario " .. tostring(args[2]))
+  end
+  math.randomseed(os.time() * 100 + thread_number)
+end
+
+function request()
+  local method, path, body = scenario()
+  local headers = {
+    ["Authorization"] = "Token " .. pick(data.tokens),
+    ["X-Forwarded-Proto"] = "https",
+  }
+  if body then
+    headers["Content-Type"] = "application/json"
+  end
+  return wrk.format(method, path, headers, body)
+end
+
+function response(status, headers, body)
+  if status < 200 or status > 299 then
+    non2xx = non2xx + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local failed = 0
+  for _, thread in ipairs(threads) do
+    failed = failed + thread:get("non2xx")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "non2xx": %d, "socket_errors": %d, '
+      .. '"p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}\n',
+    summary.requests, summary.duration, failed,
+    e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean
+  ))
+end
