@@ -405,6 +405,16 @@ def _wait_until_healthy(server: Server, *, workers: int, within: float = 60) -> 
     raise AssertionError(f"gunicorn not healthy in {within}s:\n{server.log_text()[-3000:]}")
 
 
+def wait_for(predicate: Callable[[], bool], *, within: float = 30, every: float = 0.2) -> bool:
+    """Poll `predicate` until it holds or `within` seconds have passed; whether it held."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return predicate()
+
+
 # --- Clients ---------------------------------------------------------------------------
 
 
