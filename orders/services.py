@@ -149,6 +149,8 @@ def order_place(*, user: User, items: Sequence[ItemRequest]) -> Order:
         order = Order.objects.create(
             user=user, status=Order.Status.SUBMITTED, submitted_at=timezone.now()
         )
+        # created_at is stamped while saving, a moment later: never submitted before created.
+        order.submitted_at = order.created_at
         products = stock_take(
             quantities={item["product"]: item["quantity"] for item in items},
             actor=user,

@@ -54,6 +54,7 @@ def test_placing_an_order_submits_it_and_takes_the_stock(buyer_api, buyer):
     order = Order.objects.get(pk=body["id"])
     assert order.user == buyer
     assert order.status == Order.Status.SUBMITTED
+    assert order.submitted_at == order.created_at
     assert order.total_amount == Decimal("77.77")
     assert (stock(oats), stock(honey)) == (7, 18)
     movements = StockMovement.objects.filter(order_id=order.pk)
