@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def submitted_order(user, *, days_ago: int = 0, status: str = "submitted") -> Order:
-    order = OrderFactory(user=user, status=status, submitted_at=timezone.now())
+    order = OrderFactory.create(user=user, status=status, submitted_at=timezone.now())
     Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
     return order
 
@@ -176,11 +176,11 @@ def test_get_or_create_active_returns_the_existing_order(buyer):
     assert Order.objects.filter(user=buyer, status="active").count() == 1
 
 
-def test_get_or_create_active_recovers_from_losing_the_race(buyer, monkeypatch):
+def test_get_or_create_active_recovers_from_losing_the_race(buyer, monkeypatch) -> None:
     """A concurrent caller created the order between our read and our insert."""
-    winner = OrderFactory(user=buyer)
+    winner = OrderFactory.create(user=buyer)
     real_filter = Order.objects.filter
-    calls = []
+    calls: list[dict] = []
 
     def stale_first_read(*args, **kwargs):
         queryset = real_filter(*args, **kwargs)

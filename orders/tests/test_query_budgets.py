@@ -1,5 +1,8 @@
 """Query budgets: list endpoints and submit cost the same whatever the number of rows."""
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -14,14 +17,14 @@ pytestmark = pytest.mark.django_db
 
 
 def products(count: int) -> list[Product]:
-    return [ProductFactory(quantity_in_stock=1_000) for _ in range(count)]
+    return [ProductFactory.create(quantity_in_stock=1_000) for _ in range(count)]
 
 
 def orders_with_lines(user, *, orders: int, lines: int) -> list[Order]:
     stock = products(lines)
     made = []
     for _ in range(orders):
-        order = OrderFactory(user=user, status="submitted", submitted_at=timezone.now())
+        order = OrderFactory.create(user=user, status="submitted", submitted_at=timezone.now())
         OrderLine.objects.bulk_create(
             OrderLine(order=order, product=p, quantity=2, unit_price=p.price) for p in stock
         )
@@ -30,14 +33,14 @@ def orders_with_lines(user, *, orders: int, lines: int) -> list[Order]:
 
 
 def cart_with_lines(user, lines: int) -> Order:
-    order = OrderFactory(user=user)
+    order = OrderFactory.create(user=user)
     OrderLine.objects.bulk_create(
         OrderLine(order=order, product=p, quantity=1) for p in products(lines)
     )
     return order
 
 
-def queries_for(call) -> tuple[int, object]:
+def queries_for(call: Callable[[], Any]) -> tuple[int, Any]:
     with CaptureQueriesContext(connection) as captured:
         response = call()
     return len(captured), response

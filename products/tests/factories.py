@@ -8,7 +8,7 @@ from products.models import Product
 from products.services import product_create
 
 
-class ProductFactory(factory.django.DjangoModelFactory):
+class ProductFactory(factory.django.DjangoModelFactory[Product]):
     class Meta:
         model = Product
 
