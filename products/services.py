@@ -3,18 +3,22 @@ in the same transaction; no other code changes `quantity_in_stock`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from opply.exceptions import InsufficientStock, NotFound
+from products.importing import ImportRow
 from products.models import Product, StockMovement
 
 Actor = AbstractBaseUser | AnonymousUser | None
+T = TypeVar("T")
 
 
 def _actor_id(actor: Actor) -> int | None:
@@ -197,3 +201,161 @@ def _apply(
         Product.objects.bulk_update(changed, ["quantity_in_stock", "updated_at"])
         StockMovement.objects.bulk_create(movements)
     return movements
+
+
+# --- Catalogue import -------------------------------------------------------------------
+
+IMPORT_BATCH_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    created: int
+    updated: int
+    unchanged: int
+    movements: int
+
+
+def products_import(
+    *,
+    rows: Sequence[ImportRow],
+    actor: Actor,
+    note: str = "",
+    batch_size: int = IMPORT_BATCH_SIZE,
+    on_progress: Callable[[int], object] | None = None,
+) -> ImportSummary:
+    """Upsert products by SKU, all or nothing, in one transaction.
+
+    An existing product takes the row's name, price, stock and, when the row says so,
+    is_active; a new one is created (active unless the row says otherwise). Every stock
+    difference, and a new product's initial stock, is an `import` movement, so the ledger
+    still sums to the stock. Existing products are locked in ascending id order, as order
+    submit locks them, then changed a batch at a time: a constant number of statements per
+    batch (lock, bulk_update, bulk_create products, bulk_create movements). `on_progress`
+    is called with the number of rows each batch handled. Raises ValueError on a SKU given
+    twice, IntegrityError if another writer created one of the new SKUs meanwhile.
+    """
+    by_sku = {row.sku: row for row in rows}
+    if len(by_sku) != len(rows):
+        raise ValueError("Each SKU may appear only once in an import.")
+    actor_id = _actor_id(actor)
+    created = updated = unchanged = movement_count = 0
+    with transaction.atomic():
+        existing_ids: list[int] = []
+        for skus in _batches(list(by_sku), batch_size):
+            existing_ids.extend(Product.objects.filter(sku__in=skus).values_list("pk", flat=True))
+        existing_ids.sort()
+        seen: set[str] = set()
+        for ids in _batches(existing_ids, batch_size):
+            now = timezone.now()
+            products = Product.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+            changed, movements = [], []
+            for product in products:
+                row = by_sku.get(product.sku or "")
+                if row is None:  # its SKU changed since it was looked up: a new product
+                    continue
+                seen.add(row.sku)
+                is_active = product.is_active if row.is_active is None else row.is_active
+                delta = row.quantity_in_stock - product.quantity_in_stock
+                if delta == 0 and (product.name, product.price, product.is_active) == (
+                    row.name,
+                    row.price,
+                    is_active,
+                ):
+                    unchanged += 1
+                    continue
+                product.name, product.price, product.is_active = row.name, row.price, is_active
+                product.quantity_in_stock = row.quantity_in_stock
+                product.updated_at = now
+                changed.append(product)
+                if delta:
+                    movements.append(_import_movement(product, delta, actor_id, note))
+            _update_imported(changed, now)
+            StockMovement.objects.bulk_create(movements)
+            updated += len(changed)
+            movement_count += len(movements)
+            if on_progress is not None:
+                on_progress(len(ids))
+        new_rows = [row for sku, row in by_sku.items() if sku not in seen]
+        for batch in _batches(new_rows, batch_size):
+            new_products = Product.objects.bulk_create(
+                [
+                    Product(
+                        sku=row.sku,
+                        name=row.name,
+                        price=row.price,
+                        quantity_in_stock=row.quantity_in_stock,
+                        is_active=True if row.is_active is None else row.is_active,
+                    )
+                    for row in batch
+                ]
+            )
+            if any(product.pk is None for product in new_products):  # no RETURNING support
+                ids_by_sku = dict(
+                    Product.objects.filter(sku__in=[row.sku for row in batch]).values_list(
+                        "sku", "pk"
+                    )
+                )
+                for product in new_products:
+                    product.pk = ids_by_sku[product.sku]
+            movements = [
+                _import_movement(product, product.quantity_in_stock, actor_id, note)
+                for product in new_products
+                if product.quantity_in_stock
+            ]
+            StockMovement.objects.bulk_create(movements)
+            created += len(new_products)
+            movement_count += len(movements)
+            if on_progress is not None:
+                on_progress(len(batch))
+    return ImportSummary(
+        created=created, updated=updated, unchanged=unchanged, movements=movement_count
+    )
+
+
+def _import_movement(
+    product: Product, delta: int, actor_id: int | None, note: str
+) -> StockMovement:
+    return StockMovement(
+        product=product,
+        delta=delta,
+        reason=StockMovement.Reason.IMPORT,
+        actor_id=actor_id,
+        note=note,
+        quantity_after=product.quantity_in_stock,
+    )
+
+
+def _update_imported(products: Sequence[Product], now: datetime) -> None:
+    """One UPDATE ... FROM (VALUES ...) for a batch. Django's bulk_update writes a CASE per
+    column whose cost grows with the batch squared: minutes for 100,000 rows instead of
+    seconds. Both PostgreSQL and SQLite (3.33+) run this statement."""
+    if not products:
+        return
+    ops = connection.ops
+    price = Product._meta.get_field("price")
+    table = ops.quote_name(Product._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(products))
+    params: list[Any] = []
+    for product in products:
+        params += [
+            product.pk,
+            product.name,
+            ops.adapt_decimalfield_value(product.price, price.max_digits, price.decimal_places),
+            product.is_active,
+            product.quantity_in_stock,
+        ]
+    params.append(ops.adapt_datetimefield_value(now))
+    # Only placeholders and the quoted table name are interpolated.
+    sql = (
+        f"WITH v (id, name, price, is_active, quantity) AS (VALUES {values}) "  # noqa: S608
+        f"UPDATE {table} SET name = v.name, price = v.price, is_active = v.is_active, "
+        f"quantity_in_stock = v.quantity, updated_at = %s FROM v WHERE {table}.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

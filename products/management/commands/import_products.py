@@ -1,0 +1,104 @@
+"""`python manage.py import_products FILE.csv`: upsert the catalogue from a CSV file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import IntegrityError
+from tqdm import tqdm
+
+from products.importing import (
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    ImportFileError,
+    parse_products_csv,
+)
+from products.services import IMPORT_BATCH_SIZE, products_import
+
+
+class Command(BaseCommand):
+    help = (
+        f"Create or update products from a CSV file with the columns "
+        f"{','.join(REQUIRED_COLUMNS)}[,{','.join(OPTIONAL_COLUMNS)}], matched by sku. "
+        "Every row is checked first; unless all are valid (or --skip-invalid is given) "
+        "nothing is written. Stock differences are recorded in the ledger as 'import'."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", type=Path, help="the CSV file (UTF-8, header on line 1)")
+        parser.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="import the valid rows and only report the invalid ones",
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=IMPORT_BATCH_SIZE, help="rows per statement"
+        )
+        parser.add_argument(
+            "--no-progress", action="store_true", help="no progress bar (it shows on a terminal)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path: Path = options["file"]
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        disable_bar = True if options["no_progress"] else None
+        try:
+            with path.open(newline="", encoding="utf-8-sig") as stream:
+                total_lines = sum(1 for _ in stream) - 1
+                stream.seek(0)
+                with self._bar("checking", total_lines, disable_bar) as bar:
+                    parsed = parse_products_csv(stream, on_row=bar.update)
+        except FileNotFoundError as exc:
+            raise CommandError(f"No such file: {path}") from exc
+        except (ImportFileError, UnicodeDecodeError) as exc:
+            raise CommandError(f"{path}: {exc}") from exc
+
+        for error in parsed.errors:
+            self.stderr.write(str(error))
+        if parsed.errors and not options["skip_invalid"]:
+            raise CommandError(
+                f"{len(parsed.errors)} invalid row(s); nothing was imported. "
+                "Fix them, or use --skip-invalid to import the valid rows only."
+            )
+        if not parsed.rows:
+            self.stdout.write("No valid rows to import.")
+            return
+
+        try:
+            with self._bar("importing", len(parsed.rows), disable_bar) as bar:
+                summary = products_import(
+                    rows=parsed.rows,
+                    actor=None,
+                    note=f"import {path.name}"[:255],
+                    batch_size=options["batch_size"],
+                    on_progress=bar.update,
+                )
+        except IntegrityError as exc:
+            raise CommandError(
+                "Another writer created one of these SKUs during the import; nothing was "
+                "imported. Run the import again."
+            ) from exc
+
+        skipped = f", {len(parsed.errors)} invalid row(s) skipped" if parsed.errors else ""
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {len(parsed.rows)} row(s): {summary.created} created, "
+                f"{summary.updated} updated, {summary.unchanged} unchanged; "
+                f"{summary.movements} stock movement(s){skipped}."
+            )
+        )
+
+    def _bar(self, label: str, total: int, disable: bool | None) -> tqdm[Any]:
+        # disable=None: a bar on a terminal, none in logs, pipes and tests.
+        return tqdm(
+            total=max(total, 0),
+            desc=label,
+            unit=" rows",
+            unit_scale=True,
+            file=self.stderr._out,
+            disable=disable,
+            mininterval=0.5,
+        )
