@@ -14,6 +14,7 @@ from typing import Any
 
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.serializers import PolymorphicProxySerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -79,12 +80,27 @@ class TransitionErrorSerializer(ErrorSerializer):
         ref_name = "TransitionError"
 
 
+class AnyOfSerializer(PolymorphicProxySerializer):
+    """Bodies of several shapes that may overlap: a body matching the specific shape also
+    matches the plain `Error`, so the schema says `anyOf` (drf-spectacular's `oneOf` would
+    reject every such body as matching more than one)."""
+
+
+class AnyOfSerializerExtension(PolymorphicProxySerializerExtension):
+    target_class = "opply.schema.AnyOfSerializer"
+    priority = 1
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        schema = super().map_serializer(auto_schema, direction)
+        return {"anyOf": schema.pop("oneOf"), **schema}
+
+
 def error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSerializer, description=description)
 
 
 STOCK_CONFLICT = OpenApiResponse(
-    PolymorphicProxySerializer(
+    AnyOfSerializer(
         component_name="StockConflict",
         serializers=[InsufficientStockErrorSerializer, ErrorSerializer],
         resource_type_field_name=None,
@@ -96,7 +112,7 @@ STOCK_CONFLICT = OpenApiResponse(
 )
 
 TRANSITION_CONFLICT = OpenApiResponse(
-    PolymorphicProxySerializer(
+    AnyOfSerializer(
         component_name="TransitionConflict",
         serializers=[TransitionErrorSerializer, ErrorSerializer],
         resource_type_field_name=None,

@@ -20,7 +20,9 @@ from products.filters import ProductFilter
 from products.models import Product
 from products.serializers import ProductSerializer, StockMovementSerializer
 
-ID_PATTERN = "[0-9]+"
+# At most 18 digits: every such id fits the 64-bit primary key, so a longer one is a plain 404
+# instead of an integer overflow in the database driver.
+ID_PATTERN = "[0-9]{1,18}"
 
 
 @extend_schema_view(
