@@ -447,3 +447,66 @@ def test_stock_movements_are_staff_only(buyer_api, api, product):
     assert forbidden.status_code == 403
     assert forbidden.json()["code"] == "permission_denied"
     assert anonymous.status_code == 401
+
+
+# --- filters -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def catalogue():
+    return {
+        "flour": ProductFactory(name="Rye flour", sku="FL-1", price="3.50", quantity_in_stock=0),
+        "sugar": ProductFactory(name="Sugar", sku="SU-1", price="1.20", quantity_in_stock=8),
+        "yeast": ProductFactory(name="Yeast", sku="FLX-9", price="9.99", quantity_in_stock=2),
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("search=flour", ["flour"]),
+        ("search=FL", ["flour", "yeast"]),
+        ("in_stock=true", ["sugar", "yeast"]),
+        ("in_stock=false", ["flour"]),
+        ("min_price=3.50", ["flour", "yeast"]),
+        ("max_price=3.5", ["flour", "sugar"]),
+        ("min_price=2&max_price=5", ["flour"]),
+        ("ordering=price", ["sugar", "flour", "yeast"]),
+        ("ordering=-quantity_in_stock", ["sugar", "yeast", "flour"]),
+        ("ordering=name", ["flour", "sugar", "yeast"]),
+        ("ordering=-id", ["yeast", "sugar", "flour"]),
+    ],
+)
+def test_filters_and_ordering(buyer_api, catalogue, query, expected):
+    response = buyer_api.get(f"/products/?{query}")
+
+    assert response.status_code == 200
+    assert [p["id"] for p in response.json()["results"]] == [catalogue[n].pk for n in expected]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("min_price=abc", "min_price"),
+        ("min_price=1e999", "min_price"),
+        ("max_price=-1", "max_price"),
+        ("in_stock=maybe", "in_stock"),
+        ("ordering=secret_field", "ordering"),
+        ("search=" + "x" * 201, "search"),
+        ("search=%00", "search"),
+    ],
+)
+def test_invalid_filter_is_400_naming_the_parameter(buyer_api, catalogue, query, field):
+    response = buyer_api.get(f"/products/?{query}")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert field in response.json()["errors"]
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "99999999999999999999999"])
+def test_invalid_page_is_404_json(buyer_api, catalogue, page):
+    response = buyer_api.get(f"/products/?page={page}")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
