@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from orders.models import Order, OrderLine
-from orders.tests.factories import OrderFactory
+from orders.tests.factories import OrderFactory, UserFactory
 from products.models import Product
 from products.tests.factories import ProductFactory
 
@@ -164,4 +164,40 @@ def test_refused_submit_costs_the_same_for_10_and_100_short_lines(
 
     assert small_response.status_code == large_response.status_code == 409
     assert len(large_response.json()["lines"]) == 100
+    assert large == small
+
+
+def test_cart_actions_cost_the_same_whatever_the_cart_size(
+    buyer_api, other_api, buyer, other_buyer
+):
+    small_cart = cart_with_lines(buyer, 1)
+    large_cart = cart_with_lines(other_buyer, 50)
+    extra = ProductFactory.create()
+
+    small_add, _ = queries_for(lambda: buyer_api.post(f"/products/{extra.pk}/add_to_order/"))
+    large_add, response = queries_for(lambda: other_api.post(f"/products/{extra.pk}/add_to_order/"))
+    small_remove, _ = queries_for(
+        lambda: buyer_api.post(f"/products/{extra.pk}/remove_from_order/")
+    )
+    large_remove, _ = queries_for(
+        lambda: other_api.post(f"/products/{extra.pk}/remove_from_order/")
+    )
+
+    assert response.status_code == 200
+    assert response.json()["id"] == large_cart.pk
+    assert len(response.json()["items"]) == 51
+    assert small_cart.lines.count() == 1
+    assert (large_add, large_remove) == (small_add, small_remove)
+
+
+def test_staff_list_of_everyones_orders_costs_the_same_whatever_the_users(staff_api):
+    buyers = [UserFactory.create() for _ in range(12)]
+    orders_with_lines(buyers[0], orders=1, lines=3)
+    small, _ = queries_for(lambda: staff_api.get("/orders/?all=true"))
+    for user in buyers[1:]:
+        orders_with_lines(user, orders=1, lines=3)
+
+    large, response = queries_for(lambda: staff_api.get("/orders/?all=true"))
+
+    assert response.json()["count"] == 12
     assert large == small
