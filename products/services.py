@@ -82,7 +82,10 @@ def product_delete(*, product_id: int) -> None:
 def stock_adjust(
     *, product_id: int, delta: int, actor: Actor, note: str = "", reason: str = "adjustment"
 ) -> StockMovement:
-    """Change one product's stock by a signed delta; InsufficientStock if it would go below 0."""
+    """Change one product's stock by a signed delta; InsufficientStock if it would go below 0.
+    ValueError for a zero delta: the ledger holds no empty movements."""
+    if delta == 0:
+        raise ValueError("A stock adjustment needs a non-zero delta.")
     with transaction.atomic():
         product = _lock_one(product_id)
         if product.quantity_in_stock + delta < 0:

@@ -182,3 +182,13 @@ def test_delete_of_a_referenced_product_is_protected():
 
     assert Product.objects.filter(pk=line.product_id).exists()
     assert StockMovement.objects.filter(product_id=line.product_id).count() == 1
+
+
+def test_adjust_by_zero_is_refused_without_a_movement():
+    product = ProductFactory(quantity_in_stock=5)
+
+    with pytest.raises(ValueError, match="non-zero"):
+        stock_adjust(product_id=product.pk, delta=0, actor=None)
+
+    assert stock(product) == [5]
+    assert ledger(product) == [("initial", 5, 5)]
