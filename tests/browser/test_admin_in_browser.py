@@ -1,0 +1,117 @@
+"""The operator's day in a real browser: log in to the admin, add a product, adjust its
+stock with a reason, cancel a submitted order and see its stock come back."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import ADMIN_PASSWORD, CHROMIUM
+
+pytestmark = [pytest.mark.browser, pytest.mark.system]
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"browser tests skipped: no Chromium at {CHROMIUM} "
+        "(apt-get install chromium; .ci/run installs it)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="browser tests skipped: playwright is not installed"
+)
+expect = sync_api.expect
+
+STATE_CODE = """
+from django.db.models import Sum
+from orders.models import Order
+from products.models import Product, StockMovement
+
+products = {
+    p.sku: {
+        "stock": p.quantity_in_stock,
+        "ledger": p.movements.aggregate(total=Sum("delta"))["total"],
+        "movements": list(p.movements.order_by("id").values_list("reason", "delta", "note")),
+    }
+    for p in Product.objects.all()
+}
+result = {"products": products, "order": Order.objects.get(pk=order_id).status}
+"""
+
+
+def test_staff_adjusts_stock_and_cancels_an_order_in_the_admin(page, step, live_admin):
+    with step("log in"):
+        page.goto(live_admin.url("/admin/"))
+        expect(page).to_have_url(re.compile(r"/admin/login/"))
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", ADMIN_PASSWORD)
+        page.click("input[type=submit]")
+        expect(page.locator("#site-name")).to_be_visible()
+        expect(page.locator("#content h1")).to_have_text("Site administration")
+
+    with step("admin styles load"):
+        stylesheet = page.request.get(live_admin.url("/static/admin/css/base.css"))
+        assert stylesheet.ok, stylesheet.status
+        background = page.eval_on_selector("#header", "e => getComputedStyle(e).backgroundColor")
+        assert background not in ("rgba(0, 0, 0, 0)", "transparent"), background
+
+    with step("add a product with initial stock"):
+        page.goto(live_admin.url("/admin/products/product/add/"))
+        page.fill("#id_name", "Cocoa nibs")
+        page.fill("#id_sku", "NIB-1")
+        page.fill("#id_price", "7.25")
+        page.fill("#id_quantity_in_stock", "5")
+        page.click("input[name=_continue]")
+        expect(page.locator(".messagelist .success")).to_contain_text("was added successfully")
+        expect(page.locator(".field-quantity_in_stock .readonly")).to_have_text("5")
+        expect(page.locator("#id_quantity_in_stock")).to_have_count(0)
+
+    with step("adjust stock with a reason"):
+        page.click("text=Adjust stock")
+        expect(page.locator("#current-stock")).to_have_text("5")
+        page.fill("#id_delta", "-2")
+        page.fill("#id_note", "Damaged in storage")
+        page.click("input[name=_adjust]")
+        expect(page.locator(".messagelist .success")).to_contain_text("changed by -2 to 3")
+        expect(page.locator(".field-quantity_in_stock .readonly")).to_have_text("3")
+        newest = page.locator("#movements-group tbody tr").first
+        expect(newest).to_contain_text("Damaged in storage")
+        expect(newest.locator(".field-delta")).to_have_text("-2")
+
+    with step("stock cannot go below zero"):
+        page.click("text=Adjust stock")
+        page.fill("#id_delta", "-50")
+        page.fill("#id_note", "Miscount")
+        page.click("input[name=_adjust]")
+        expect(page.locator(".messagelist .error")).to_contain_text("only 3 in stock")
+        expect(page.locator(".errorlist")).to_contain_text("stock cannot go below 0")
+        expect(page.locator("#current-stock")).to_have_text("3")
+
+    with step("open the submitted order"):
+        page.goto(live_admin.url("/admin/orders/order/?status__exact=submitted"))
+        page.click(f"#result_list a:text-is('{live_admin.order_id}')")
+        expect(page.locator(".field-status .readonly")).to_have_text("Submitted")
+        expect(page.locator("#lines-group")).to_contain_text("Rye flour")
+
+    with step("cancel and restock it"):
+        page.click("button[name=_cancel]")
+        expect(page.locator(".messagelist .success")).to_contain_text(
+            f"Order #{live_admin.order_id} cancelled and restocked."
+        )
+        expect(page.locator(".field-status .readonly")).to_have_text("Cancelled")
+        expect(page.locator("button[name=_cancel]")).to_have_count(0)
+
+    with step("the stock is restored"):
+        page.goto(live_admin.url(f"/admin/products/product/{live_admin.flour_id}/change/"))
+        expect(page.locator(".field-quantity_in_stock .readonly")).to_have_text("10")
+        newest = page.locator("#movements-group tbody tr").first
+        expect(newest.locator(".field-reason")).to_have_text("Order cancelled")
+        expect(newest.locator(".field-delta")).to_have_text("4")
+
+    state = live_admin.database.run(STATE_CODE, order_id=live_admin.order_id)
+    assert state["order"] == "cancelled"
+    nibs, flour = state["products"]["NIB-1"], state["products"]["RYE-25"]
+    assert (nibs["stock"], nibs["ledger"]) == (3, 3)
+    assert nibs["movements"] == [["initial", 5, ""], ["adjustment", -2, "Damaged in storage"]]
+    assert (flour["stock"], flour["ledger"]) == (10, 10)
+    assert [reason for reason, _, _ in flour["movements"]] == ["initial", "submit", "cancel"]
