@@ -230,3 +230,13 @@ def test_empty_login_rate_disables_the_throttle(api, buyer, rate):
 
     assert failures == {401}
     assert success.status_code == 200
+
+
+@THREE_PER_MINUTE
+def test_a_forged_x_forwarded_for_does_not_escape_the_address_throttle(api, buyer):
+    for n in range(3):
+        get_token(api, f"guess{n}", "wrong", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+
+    response = get_token(api, "buyer", PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.200")
+
+    assert response.status_code == 429
