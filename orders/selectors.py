@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from orders.models import Order, OrderLine
 
 
-def _with_lines(orders: QuerySet[Order]) -> QuerySet[Order]:
+def _lines() -> Prefetch[Any]:
     lines = (
         OrderLine.objects.select_related("product")
         .only(
@@ -22,7 +24,11 @@ def _with_lines(orders: QuerySet[Order]) -> QuerySet[Order]:
         )
         .order_by("id")
     )
-    return orders.prefetch_related(Prefetch("lines", queryset=lines)).order_by("-created_at", "-id")
+    return Prefetch("lines", queryset=lines)
+
+
+def _with_lines(orders: QuerySet[Order]) -> QuerySet[Order]:
+    return orders.prefetch_related(_lines()).order_by("-created_at", "-id")
 
 
 def order_list_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Order]:
@@ -36,3 +42,9 @@ def order_list_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Or
 def order_with_lines(*, order: Order) -> Order:
     """The order reloaded with its lines, ready to serialize."""
     return _with_lines(Order.objects.filter(pk=order.pk)).get()
+
+
+def order_load_lines(*, order: Order) -> Order:
+    """An order just read from the database, with its lines loaded in one more query."""
+    prefetch_related_objects([order], _lines())
+    return order

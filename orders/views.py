@@ -94,7 +94,9 @@ class OrderViewSet(
     )
     @action(detail=False, methods=["get"])
     def current(self, request: Request) -> Response:
-        return _order_response(services.order_get_or_create_active(user=caller(request)))
+        # Read (or created) just now: only its lines remain to be loaded.
+        order = services.order_get_or_create_active(user=caller(request))
+        return Response(OrderSerializer(selectors.order_load_lines(order=order)).data)
 
     @extend_schema(
         summary="Submit the caller's active order",
