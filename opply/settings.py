@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "opply",
     "products",
     "orders",
@@ -212,6 +213,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Ordering API for B2B buyers: catalogue, cart, all-or-nothing submit.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc assets are served from this server (whitenoise), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Idempotency -----------------------------------------------------------------------
