@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.servers import Database, ServerFarm, postgres_url
+from tests.servers import SUMMARIES, Database, ServerFarm, postgres_url
 
 SKIP_WITHOUT_POSTGRES = "needs PostgreSQL: set DATABASE_URL=postgres://... (this run is on SQLite)"
 
@@ -48,3 +49,11 @@ def farm(tmp_path: Path) -> Iterator[ServerFarm]:
         yield servers
     finally:
         servers.stop_all()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The figures of every system test, shown in the log even when the tests pass."""
+    if SUMMARIES:
+        terminalreporter.section("system test figures")
+        for line in SUMMARIES:
+            terminalreporter.write_line(line)

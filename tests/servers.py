@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -64,6 +65,8 @@ def _base_env() -> dict[str, str]:
         THROTTLE_LOGIN_RATE="",
         THROTTLE_USER_RATE="",
         THROTTLE_ANON_RATE="",
+        # Plain HTTP on the loopback: no redirect to HTTPS.
+        SECURE_SSL_REDIRECT="false",
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
     )
@@ -298,6 +301,47 @@ def assert_all_or_nothing(order_id: int, order: dict[str, Any]) -> str:
     return str(order["status"])
 
 
+def storm(
+    database: Database, servers: list[Server], *, buyers: int, stock: int, threads: int
+) -> tuple[list[Outcome], float]:
+    """Buyers with one unit each in their cart, spread over the servers, submit at once."""
+    data = seed(database, products=[("9.99", stock)], buyers=buyers, cart=[(0, 1)])
+    jobs = [
+        partial(call, "POST", f"{servers[i % len(servers)].url}/orders/{order}/submit/", token=t)
+        for i, (order, t) in enumerate(zip(data.orders, data.tokens, strict=True))
+    ]
+    started = time.monotonic()
+    outcomes = run_concurrently(jobs, threads=threads)
+    return outcomes, time.monotonic() - started
+
+
+def assert_sold_exactly(database: Database, outcomes: list[Outcome], *, stock: int) -> None:
+    """Exactly `stock` submits succeeded, every other one is a 409 insufficient_stock, no
+    request failed, the product ends at 0, the database agrees and the ledger reconciles."""
+    assert [o.error for o in outcomes if o.error] == []
+    assert Counter(o.status for o in outcomes) == {200: stock, 409: len(outcomes) - stock}
+    sold = [o.body for o in outcomes if o.status == 200]
+    assert {(body["status"], body["items"][0]["quantity"]) for body in sold} == {("submitted", 1)}
+    orders, stocks = orders_state(database)
+    [product] = stocks
+    assert stocks == {product: 0}
+    refused = [o.body for o in outcomes if o.status == 409]
+    expected_refusal = {
+        "code": "insufficient_stock",
+        "lines": [{"product": product, "requested": 1, "available": 0}],
+    }
+    assert all({key: body[key] for key in expected_refusal} == expected_refusal for body in refused)
+    assert not [o for o in outcomes if "locked" in str(o.body)]
+    assert Counter(assert_all_or_nothing(pk, order) for pk, order in orders.items()) == {
+        "submitted": stock,
+        "active": len(outcomes) - stock,
+    }
+    submitted = {pk for pk, order in orders.items() if order["status"] == "submitted"}
+    assert {body["id"] for body in sold} == submitted
+    checked = database.check_stock()
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 # --- Servers ---------------------------------------------------------------------------
 
 
@@ -354,7 +398,13 @@ class ServerFarm:
     servers: list[Server] = field(default_factory=list)
 
     def start(
-        self, database: Database, *, count: int = 1, workers: int = 2, database_url: str = ""
+        self,
+        database: Database,
+        *,
+        count: int = 1,
+        workers: int = 2,
+        database_url: str = "",
+        **extra_env: str,
     ) -> list[Server]:
         started = []
         for _ in range(count):
@@ -371,6 +421,7 @@ class ServerFarm:
             )
             if database_url:
                 env["DATABASE_URL"] = database_url
+            env.update(extra_env)
             with log.open("wb") as out:
                 process = subprocess.Popen(
                     [GUNICORN, "--config", "gunicorn.conf.py", "opply.wsgi"],
@@ -480,6 +531,10 @@ def run_concurrently(
         return [f.result(timeout=max(1.0, deadline - time.monotonic())) for f in futures]
 
 
+# Every summary line of the run, repeated at the end of pytest's report (see conftest.py).
+SUMMARIES: list[str] = []
+
+
 def summary(name: str, outcomes: list[Outcome], elapsed: float, **figures: Any) -> str:
     """One line of figures for the CI log."""
     statuses = Counter(str(o.status) if o.status else o.error for o in outcomes)
@@ -493,4 +548,5 @@ def summary(name: str, outcomes: list[Outcome], elapsed: float, **figures: Any) 
         f"elapsed={elapsed:.1f}s {extra}"
     ).rstrip()
     print(line)
+    SUMMARIES.append(line)
     return line

@@ -263,3 +263,13 @@ def test_database_outage_answers_503_and_the_same_processes_recover(
     assert stock == dict.fromkeys(data.products, STOCK - BUYERS)
     checked = postgres_database.check_stock()
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    # A blip while the servers are idle (a database restart between two requests) kills
+    # every persistent connection; the health check on first use replaces it unseen.
+    proxy.sever()
+    proxy.restore()
+    after_blip = [
+        call("GET", f"{s.url}/products/", token=data.tokens[0]) for s in servers for _ in range(8)
+    ]
+    summary("db-blip", after_blip, 0.0)
+    assert [(o.status, o.code) for o in after_blip] == [(200, None)] * len(after_blip)
