@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from rest_framework.test import APIClient
 
 from orders.tests.factories import UserFactory
 from products.tests.factories import ProductFactory
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_its_own(settings):
+    """Throttle counts never leak from one test into another. The database cache is rolled
+    back with each test; a Redis cache (REDIS_URL) is not, so each test gets its own prefix."""
+    default = settings.CACHES["default"]
+    if "redis" in default["BACKEND"].lower():
+        settings.CACHES = {"default": {**default, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
 
 
 @pytest.fixture
