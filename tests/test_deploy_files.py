@@ -302,3 +302,32 @@ def test_the_service_the_autoscaler_and_the_migration_job_point_at_the_deploymen
     assert migrate["command"] == ["python", "manage.py", "migrate", "--noinput"]
     assert migrate["image"] == web["image"]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+
+
+# --- The image's healthcheck command, run for real -------------------------------------
+
+
+def _healthcheck_command() -> list[str]:
+    healthcheck = next(line for line in _dockerfile() if line.startswith("HEALTHCHECK "))
+    command = json.loads(healthcheck.split(" CMD ", 1)[1])
+    assert command[0] == "python"
+    return [sys.executable, *command[1:]]
+
+
+@pytest.mark.system
+def test_the_healthcheck_command_passes_on_a_live_server_and_fails_without_one(
+    system_database, farm
+):
+    (server,) = farm.start(system_database, workers=1)
+    command = _healthcheck_command()
+
+    healthy = subprocess.run(
+        command, env={"PORT": str(server.port)}, capture_output=True, timeout=30, check=False
+    )
+    server.stop()
+    unhealthy = subprocess.run(
+        command, env={"PORT": str(server.port)}, capture_output=True, timeout=30, check=False
+    )
+
+    assert healthy.returncode == 0, healthy.stderr
+    assert unhealthy.returncode != 0
