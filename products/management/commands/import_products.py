@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -101,4 +102,6 @@ class Command(BaseCommand):
             file=self.stderr._out,
             disable=disable,
             mininterval=0.5,
+            # A terminal that reports no width (some containers) still gets a bar.
+            ncols=min(shutil.get_terminal_size().columns, 100),
         )
