@@ -37,7 +37,7 @@ class OrderLineInline(ReadOnlyTabularInline):
 class OrderAdmin(admin.ModelAdmin):
     list_display = [
         "id",
-        "user",
+        "buyer",
         "status",
         "line_count",
         "total_amount",
@@ -64,6 +64,10 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).annotate(line_count=Count("lines"))
+
+    @admin.display(description="buyer", ordering="user__username")
+    def buyer(self, order: Order) -> str:
+        return order.user.get_username()
 
     @admin.display(description="lines", ordering="line_count")
     def line_count(self, order: Any) -> int:
