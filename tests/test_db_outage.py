@@ -56,7 +56,6 @@ class Proxy:
         self.stopped = threading.Event()
         self.pairs: set[tuple[socket.socket, socket.socket]] = set()
         self.lock = threading.Lock()
-        self.accepted = 0
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
 
@@ -69,8 +68,11 @@ class Proxy:
             except OSError:
                 return
             client.settimeout(None)
-            if self.black_hole.is_set():
-                self.held.append(client)
+            with self.lock:
+                swallowed = self.black_hole.is_set()
+                if swallowed:
+                    self.held.append(client)
+            if swallowed:
                 continue
             if self.severed.is_set():
                 _close(client)
@@ -83,8 +85,13 @@ class Proxy:
             server.settimeout(None)
             pair = (client, server)
             with self.lock:
-                self.pairs.add(pair)
-                self.accepted += 1
+                # Checked under the lock that sever() takes, so no pair outlives a cut.
+                cut = self.severed.is_set()
+                if not cut:
+                    self.pairs.add(pair)
+            if cut:
+                self._drop(pair)
+                continue
             for source, target in (pair, pair[::-1]):
                 threading.Thread(
                     target=self._pump, args=(source, target, pair), daemon=True
@@ -108,8 +115,8 @@ class Proxy:
             _close(end)
 
     def sever(self) -> None:
-        self.severed.set()
         with self.lock:
+            self.severed.set()
             pairs = list(self.pairs)
         for pair in pairs:
             self._drop(pair)
@@ -119,11 +126,12 @@ class Proxy:
         self.black_hole.set()
 
     def restore(self) -> None:
-        self.black_hole.clear()
-        self.severed.clear()
-        for end in self.held:
+        with self.lock:
+            self.black_hole.clear()
+            self.severed.clear()
+            held, self.held = self.held, []
+        for end in held:
             _close(end)
-        self.held.clear()
 
     def stop(self) -> None:
         self.stopped.set()
