@@ -241,6 +241,9 @@ def products_import(
     if len(by_sku) != len(rows):
         raise ValueError("Each SKU may appear only once in an import.")
     writer = _ImportWriter(actor_id=_actor_id(actor), note=note)
+    if not writer.copy:
+        # SQLite takes at most 32,766 parameters per statement: 5 per updated row.
+        batch_size = min(batch_size, IMPORT_BATCH_SIZE)
     created = updated = unchanged = 0
     with transaction.atomic():
         existing_ids: list[int] = []
