@@ -16,7 +16,7 @@ FROM base AS deps
 ARG REQUIREMENTS=requirements.txt
 WORKDIR /build
 RUN python -m venv /opt/venv
-COPY requirements.txt requirements-dev.txt ./
+COPY requirements*.txt ./
 RUN pip install --no-cache-dir --requirement "${REQUIREMENTS}"
 
 FROM base AS runtime
