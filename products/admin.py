@@ -26,6 +26,7 @@ from products.services import product_create, product_delete, product_update, st
 # The product page shows this many movements; the full ledger is one link away.
 INLINE_MOVEMENTS = 50
 EDITABLE_FIELDS = ("name", "sku", "price", "is_active")
+MAX_STOCK = 2**31 - 1  # the column is a PositiveIntegerField
 
 
 class StockStatusFilter(admin.SimpleListFilter):
@@ -134,6 +135,8 @@ class ProductAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, product):
             raise PermissionDenied
         form = StockAdjustForm(request.POST if request.method == "POST" else None)
+        if form.is_valid() and product.quantity_in_stock + form.cleaned_data["delta"] > MAX_STOCK:
+            form.add_error("delta", f"Stock cannot go above {MAX_STOCK}.")
         if form.is_valid():
             delta, note = form.cleaned_data["delta"], form.cleaned_data["note"]
             try:

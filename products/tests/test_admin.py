@@ -163,9 +163,13 @@ def test_adjust_stock_below_zero_shows_an_error_and_changes_nothing(admin_client
 
 @pytest.mark.parametrize(
     ("data", "field"),
-    [({"delta": "0", "note": "x"}, "delta"), ({"delta": "2", "note": "  "}, "note")],
+    [
+        ({"delta": "0", "note": "x"}, "delta"),
+        ({"delta": "2", "note": "  "}, "note"),
+        ({"delta": str(2**31 - 3), "note": "too many"}, "delta"),
+    ],
 )
-def test_adjust_stock_requires_a_non_zero_change_and_a_reason(admin_client, data, field):
+def test_adjust_stock_requires_a_non_zero_change_in_range_and_a_reason(admin_client, data, field):
     product = ProductFactory(quantity_in_stock=3)
 
     response = admin_client.post(
