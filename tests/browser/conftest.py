@@ -43,7 +43,8 @@ buyer = User.objects.create_user("shop", "shop@example.com", "shop-password")
 flour = product_create(actor=None, name="Rye flour", sku="RYE-25", price="18.50",
                        quantity_in_stock=10)
 order = order_place(user=buyer, items=[{"product": flour.pk, "quantity": 4}])
-result = {"flour": flour.pk, "order": order.pk}
+other = order_place(user=buyer, items=[{"product": flour.pk, "quantity": 1}])
+result = {"flour": flour.pk, "order": order.pk, "other_order": other.pk}
 """
 
 
@@ -53,6 +54,7 @@ class LiveAdmin:
     database: Database
     flour_id: int
     order_id: int
+    other_order_id: int
 
     def url(self, path: str) -> str:
         return f"{self.server.url}{path}"
@@ -63,7 +65,7 @@ def live_admin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, system_database: Database, farm: ServerFarm
 ) -> LiveAdmin:
     """gunicorn with the admin's assets collected, a superuser, a product with stock and a
-    buyer's submitted order for 4 of it (made through the services)."""
+    buyer's two submitted orders, for 4 and 1 of it (made through the services)."""
     # Plain HTTP on the loopback: cookies without Secure, no redirect to HTTPS.
     for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
         monkeypatch.setenv(name, "false")
@@ -73,7 +75,11 @@ def live_admin(
     made = system_database.run(SETUP_CODE, admin_password=ADMIN_PASSWORD)
     (server,) = farm.start(system_database, workers=2)
     return LiveAdmin(
-        server=server, database=system_database, flour_id=made["flour"], order_id=made["order"]
+        server=server,
+        database=system_database,
+        flour_id=made["flour"],
+        order_id=made["order"],
+        other_order_id=made["other_order"],
     )
 
 

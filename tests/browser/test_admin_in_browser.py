@@ -35,7 +35,10 @@ products = {
     }
     for p in Product.objects.all()
 }
-result = {"products": products, "order": Order.objects.get(pk=order_id).status}
+result = {
+    "products": products,
+    "orders": dict(Order.objects.values_list("pk", "status")),
+}
 """
 
 
@@ -103,15 +106,37 @@ def test_staff_adjusts_stock_and_cancels_an_order_in_the_admin(page, step, live_
 
     with step("the stock is restored"):
         page.goto(live_admin.url(f"/admin/products/product/{live_admin.flour_id}/change/"))
-        expect(page.locator(".field-quantity_in_stock .readonly")).to_have_text("10")
+        expect(page.locator(".field-quantity_in_stock .readonly")).to_have_text("9")
         newest = page.locator("#movements-group tbody tr").first
         expect(newest.locator(".field-reason")).to_have_text("Order cancelled")
         expect(newest.locator(".field-delta")).to_have_text("4")
 
-    state = live_admin.database.run(STATE_CODE, order_id=live_admin.order_id)
-    assert state["order"] == "cancelled"
+    with step("mark fulfilled from the list, then refuse to cancel a fulfilled order"):
+        page.goto(live_admin.url("/admin/orders/order/"))
+        for order_id in (live_admin.order_id, live_admin.other_order_id):
+            page.check(f"input[name=_selected_action][value='{order_id}']")
+        page.select_option("select[name=action]", "mark_fulfilled")
+        page.click("button[name=index]")
+        messages = page.locator(".messagelist")
+        expect(messages.locator(".error")).to_have_text(
+            f"Order #{live_admin.order_id}: An order cannot go from 'cancelled' to 'fulfilled'."
+        )
+        expect(messages.locator(".success")).to_have_text(
+            f"Order #{live_admin.other_order_id} fulfilled."
+        )
+
+    state = live_admin.database.run(STATE_CODE)
+    assert state["orders"] == {
+        str(live_admin.order_id): "cancelled",
+        str(live_admin.other_order_id): "fulfilled",
+    }
     nibs, flour = state["products"]["NIB-1"], state["products"]["RYE-25"]
     assert (nibs["stock"], nibs["ledger"]) == (3, 3)
     assert nibs["movements"] == [["initial", 5, ""], ["adjustment", -2, "Damaged in storage"]]
-    assert (flour["stock"], flour["ledger"]) == (10, 10)
-    assert [reason for reason, _, _ in flour["movements"]] == ["initial", "submit", "cancel"]
+    assert (flour["stock"], flour["ledger"]) == (9, 9)
+    assert [(reason, delta) for reason, delta, _ in flour["movements"]] == [
+        ("initial", 10),
+        ("submit", -4),
+        ("submit", -1),
+        ("cancel", 4),
+    ]
