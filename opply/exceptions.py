@@ -77,7 +77,17 @@ def database_unavailable_headers() -> dict[str, str]:
     return {"Retry-After": str(settings.DATABASE_RETRY_AFTER_SECONDS)}
 
 
-def database_unavailable_body() -> dict[str, Any]:
+# PostgreSQL states that mean "busy, retry" rather than "gone": deadlock detected,
+# serialization failure, lock not available, statement timeout.
+_CONTENTION_SQLSTATES = {"40P01", "40001", "55P03", "57014"}
+
+
+def database_unavailable_body(exc: BaseException | None = None) -> dict[str, Any]:
+    """The 503 body for a database error: contention (retry) or unavailability."""
+    if getattr(getattr(exc, "__cause__", None), "sqlstate", None) in _CONTENTION_SQLSTATES:
+        return error_body(
+            "The database was too busy with concurrent requests; retry shortly.", "database_busy"
+        )
     return error_body("The database is unavailable; retry shortly.", "database_unavailable")
 
 
@@ -141,7 +151,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if is_database_unavailable(exc):
         logger.error("database unavailable", exc_info=exc)
         return Response(
-            database_unavailable_body(),
+            database_unavailable_body(exc),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers=database_unavailable_headers(),
         )

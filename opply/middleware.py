@@ -73,7 +73,9 @@ class DatabaseUnavailableMiddleware:
             return None
         logger.error("database unavailable", exc_info=exception)
         return JsonResponse(
-            database_unavailable_body(), status=503, headers=database_unavailable_headers()
+            database_unavailable_body(exception),
+            status=503,
+            headers=database_unavailable_headers(),
         )
 
 

@@ -123,6 +123,13 @@ else:
     _db["CONN_HEALTH_CHECKS"] = True
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3))
+    # A database that vanishes mid-query (network cut, host gone) is noticed within seconds
+    # rather than at the gunicorn worker timeout: TCP keepalives and a user timeout on sends.
+    _db["OPTIONS"].setdefault("keepalives", 1)
+    _db["OPTIONS"].setdefault("keepalives_idle", 10)
+    _db["OPTIONS"].setdefault("keepalives_interval", 5)
+    _db["OPTIONS"].setdefault("keepalives_count", 3)
+    _db["OPTIONS"].setdefault("tcp_user_timeout", env.int("DB_TCP_USER_TIMEOUT_MS", default=10000))
 _db.setdefault("TEST", {})
 if "TEST_DATABASE_NAME" in env:
     _db["TEST"]["NAME"] = env.str("TEST_DATABASE_NAME")

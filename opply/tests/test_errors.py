@@ -215,6 +215,26 @@ def test_database_error_from_a_service_is_503_with_retry_after(buyer_api, buyer,
     assert b"closed the connection" not in response.content
 
 
+def test_deadlock_is_503_database_busy_not_an_outage(buyer_api, buyer, monkeypatch):
+    from psycopg import errors as pg_errors
+
+    order = Order.objects.create(user=buyer)
+
+    def deadlocked(**kwargs):
+        try:
+            raise pg_errors.DeadlockDetected("deadlock detected")
+        except pg_errors.DeadlockDetected as cause:
+            raise OperationalError("deadlock detected") from cause
+
+    monkeypatch.setattr("orders.services.order_submit", deadlocked)
+
+    response = buyer_api.post(f"/orders/{order.pk}/submit/")
+
+    assert_error(response, 503, "database_busy")
+    assert response["Retry-After"] == str(settings.DATABASE_RETRY_AFTER_SECONDS)
+    assert Order.objects.get(pk=order.pk).status == "active"
+
+
 @with_failing_views
 def test_database_error_outside_drf_is_503_with_retry_after():
     response = Client(raise_request_exception=False).get("/test-only/database-gone/")
