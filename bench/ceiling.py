@@ -40,7 +40,7 @@ SEARCH_SQL = "(UPPER(name::text) LIKE UPPER(%s) OR UPPER(sku::text) LIKE UPPER(%
 LINES_SQL = (
     "SELECT l.order_id, l.product_id, p.name, l.quantity, l.unit_price, p.price "
     "FROM orders_orderline l JOIN products_product p ON l.product_id = p.id "
-    "WHERE l.order_id = ANY(%s) ORDER BY l.id"
+    "WHERE l.order_id IN ({}) ORDER BY l.id"
 )
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -60,8 +60,13 @@ def _db() -> psycopg.Connection[Any]:
     """This worker's connection, opened on first use and reopened if it was lost."""
     global _connection
     if _connection is None or _connection.closed:
+        # Client-side binding, as Django's PostgreSQL backend does by default: the server
+        # receives the same statement text from both, so it does the same work for both.
         _connection = psycopg.connect(
-            os.environ["DATABASE_URL"], autocommit=True, options="-c TimeZone=UTC"
+            os.environ["DATABASE_URL"],
+            autocommit=True,
+            options="-c TimeZone=UTC",
+            cursor_factory=psycopg.ClientCursor,
         )
     return _connection
 
@@ -167,9 +172,9 @@ def _orders(orders: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     items: dict[int, list[dict[str, Any]]] = {order[0]: [] for order in orders}
     sums: dict[int, Decimal] = dict.fromkeys(items, Decimal(0))
     if orders:
-        for order_id, product_id, name, quantity, unit_price, price in _rows(
-            LINES_SQL, ([order[0] for order in orders],)
-        ):
+        ids = [order[0] for order in orders]
+        lines_sql = LINES_SQL.format(", ".join(["%s"] * len(ids)))
+        for order_id, product_id, name, quantity, unit_price, price in _rows(lines_sql, ids):
             unit = unit_price if unit_price is not None else price
             sums[order_id] += unit * quantity
             items[order_id].append(

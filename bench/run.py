@@ -9,8 +9,8 @@
    gunicorn.conf.py and WEB_CONCURRENCY=2, each on a free port; check that the ceiling's
    responses equal the API's.
 4. For each scenario, wrk for a fixed time at a fixed connection count with random buyers'
-   tokens (bench/wrk/scenario.lua): each read scenario against the API, then the same
-   against the ceiling, then the writes against the API.
+   tokens (bench/wrk/scenario.lua): each read scenario against the API and the ceiling in
+   alternating turns, then the writes against the API.
 5. Write bench/results/results.json, docs/benchmarks.md and docs/benchmarks.png.
 
 Environment: DATABASE_URL, BENCH_DURATION (seconds per scenario, default 10),
@@ -53,6 +53,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 # costs in production) on every request, it just never refuses one.
 THROTTLE_RATE = "10000000/min"
 WORKERS = 2
+SLICES = 2  # turns each side takes in a read scenario
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,23 @@ def wrk(port: int, scenario: str, seconds: int, connections: int, threads: int) 
     }
 
 
+def merged(slices: list[dict[str, Any]]) -> dict[str, Any]:
+    """Slices of one scenario as one run: counts add up, p50 is the slices' request-weighted
+    mean, p90/p99/max the highest slice's (never better than any slice saw)."""
+    requests = sum(s["requests"] for s in slices)
+    seconds = sum(s["requests"] / s["rps"] for s in slices if s["rps"])
+    return {
+        "requests": requests,
+        "rps": requests / seconds if seconds else 0.0,
+        "p50_ms": sum(s["p50_ms"] * s["requests"] for s in slices) / max(requests, 1),
+        "p90_ms": max(s["p90_ms"] for s in slices),
+        "p99_ms": max(s["p99_ms"] for s in slices),
+        "max_ms": max(s["max_ms"] for s in slices),
+        "non2xx": sum(s["non2xx"] for s in slices),
+        "socket_errors": sum(s["socket_errors"] for s in slices),
+    }
+
+
 def write_lua_data(data: dict[str, Any]) -> None:
     def lua_list(values: list[Any]) -> str:
         return "{" + ",".join(json.dumps(v) for v in values) + "}"
@@ -277,7 +295,7 @@ def main() -> int:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (make bench installs it: apt-get install -y wrk).")
     started = time.monotonic()
-    seconds = int(os.environ.get("BENCH_DURATION", "10"))
+    seconds = max(SLICES, int(os.environ.get("BENCH_DURATION", "10")))
     connections = int(os.environ.get("BENCH_CONNECTIONS", "8"))
     threads = int(os.environ.get("BENCH_THREADS", "2"))
     database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
@@ -314,6 +332,7 @@ def main() -> int:
             "connections": connections,
             "wrk_threads": threads,
             "workers": WORKERS,
+            "slices": SLICES,
             "throttle_rate": THROTTLE_RATE,
             "throttle_cache": "Redis" if redis_url else "database table",
         },
@@ -339,10 +358,19 @@ def main() -> int:
                 "label": scenario.label,
                 "kind": scenario.kind,
                 "target_ratio": scenario.target_ratio,
-                "api": wrk(api, scenario.name, seconds, connections, threads),
             }
-            if scenario.kind != "write":
-                entry["ceiling"] = wrk(ceiling, scenario.name, seconds, connections, threads)
+            if scenario.kind == "write":
+                entry["api"] = wrk(api, scenario.name, seconds, connections, threads)
+            else:
+                # API and ceiling take turns, so that a change in the machine's load during
+                # the scenario weighs on both sides alike.
+                turns: dict[str, list[dict[str, Any]]] = {"api": [], "ceiling": []}
+                for _ in range(SLICES):
+                    for side, port in (("api", api), ("ceiling", ceiling)):
+                        turns[side].append(
+                            wrk(port, scenario.name, seconds // SLICES, connections, threads)
+                        )
+                entry["api"], entry["ceiling"] = merged(turns["api"]), merged(turns["ceiling"])
                 entry["ratio"] = entry["api"]["rps"] / entry["ceiling"]["rps"]
             results["scenarios"].append(entry)
             for side in ("api", "ceiling"):
@@ -357,6 +385,15 @@ def main() -> int:
             if "ratio" in entry:
                 log(f"{scenario.name:>13}   ratio: {entry['ratio']:.2f}")
 
+    log("CPU per request, in-process (bench/profile.py)")
+    profiled = subprocess.run(
+        [sys.executable, str(BENCH / "profile.py"), "cpu-json", "300"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.PIPE,
+    )
+    results["cpu"] = json.loads(profiled.stdout)
     results["elapsed_s"] = round(time.monotonic() - started)
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     subprocess.run(
