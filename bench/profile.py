@@ -38,7 +38,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 OUT = sys.stdout  # the access log's lines go to /dev/null; this report goes here
 
 
-def _setup() -> tuple[WSGIApp, WSGIApp, str]:
+def _setup() -> tuple[WSGIApp, WSGIApp, list[str]]:
     sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
     defaults = {
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/opply_bench",
@@ -62,10 +62,12 @@ def _setup() -> tuple[WSGIApp, WSGIApp, str]:
     import ceiling
     from rest_framework.authtoken.models import Token
 
-    token = Token.objects.order_by("user_id").first()
-    if token is None:
+    # Every buyer in turn, as wrk picks them: one caller's throttle history would grow with
+    # every request and cost more than it does in the run.
+    tokens = list(Token.objects.order_by("user_id").values_list("key", flat=True))
+    if not tokens:
         sys.exit("No buyers in the database: run `make bench` first.")
-    return django_app, ceiling.app, token.key
+    return django_app, ceiling.app, tokens
 
 
 def _environ(path: str, token: str) -> dict[str, Any]:
@@ -91,13 +93,13 @@ def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any =
         raise RuntimeError(f"unexpected {status}")
 
 
-def _serve(app: WSGIApp, path: str, token: str, count: int) -> tuple[float, float]:
+def _serve(app: WSGIApp, path: str, tokens: list[str], count: int) -> tuple[float, float]:
     """Mean CPU and wall milliseconds per request over `count` requests, after a warm-up."""
-    for _ in range(30):
+    for token in tokens[:30]:
         b"".join(app(_environ(path, token), _start_response))
     cpu, wall = time.process_time(), time.perf_counter()
-    for _ in range(count):
-        response = app(_environ(path, token), _start_response)
+    for number in range(count):
+        response = app(_environ(path, tokens[number % len(tokens)]), _start_response)
         b"".join(response)
         if hasattr(response, "close"):
             response.close()
@@ -108,11 +110,11 @@ def _serve(app: WSGIApp, path: str, token: str, count: int) -> tuple[float, floa
 
 
 def cpu(count: int, as_json: bool = False) -> None:
-    django_app, ceiling_app, token = _setup()
+    django_app, ceiling_app, tokens = _setup()
     measured = {}
     for name, path in PATHS.items():
-        api_cpu, api_wall = _serve(django_app, path, token, count)
-        ceiling_cpu, ceiling_wall = _serve(ceiling_app, path, token, count)
+        api_cpu, api_wall = _serve(django_app, path, tokens, count)
+        ceiling_cpu, ceiling_wall = _serve(ceiling_app, path, tokens, count)
         measured[name] = {
             "api_cpu_ms": api_cpu,
             "api_wall_ms": api_wall,
@@ -137,10 +139,10 @@ def cpu(count: int, as_json: bool = False) -> None:
 def tree(scenario: str, count: int) -> None:
     from pyinstrument import Profiler
 
-    django_app, _, token = _setup()
+    django_app, _, tokens = _setup()
     profiler = Profiler(interval=0.0002)
     with profiler:
-        _, api_wall = _serve(django_app, PATHS[scenario], token, count)
+        _, api_wall = _serve(django_app, PATHS[scenario], tokens, count)
     print(f"{scenario}: {api_wall:.2f} ms wall per request ({count} requests)", file=OUT)
     print(
         profiler.output_text(unicode=True, show_all=os.environ.get("PROFILE_ALL") == "1"),

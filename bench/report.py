@@ -191,7 +191,12 @@ def main(results_path: str) -> None:
         "before measuring.",
         "- Writes: *add_to_order* adds one unit of a random product to a random buyer's cart; "
         "*submit* places a fresh one-line order (`POST /orders/`) for a random buyer. Stock is "
-        "1,000,000 per product, so neither ever runs short.",
+        "1,000,000 per product, so neither ever runs short. After them, `manage.py check_stock` "
+        + (
+            "found the ledger still explaining every product's stock."
+            if results.get("ledger_consistent", True)
+            else "found stock that the ledger does not explain: see bench/results."
+        ),
         "",
     ]
     if FINDINGS.exists():

@@ -16,7 +16,8 @@
 Environment: DATABASE_URL, BENCH_DURATION (seconds per scenario, default 10),
 BENCH_CONNECTIONS (default 8), BENCH_THREADS (wrk threads, default 2), BENCH_REDIS_URL
 (default redis://127.0.0.1:6379/9; empty keeps the database cache). Exit status 1 when
-a request failed (non-2xx or socket error) or the ceiling disagrees with the API.
+a request failed (non-2xx or socket error), the ceiling disagrees with the API, or the
+stock ledger no longer explains every product's stock after the writes.
 """
 
 from __future__ import annotations
@@ -93,7 +94,11 @@ def ensure_database(url: str) -> None:
     """Create the run's database when the server does not have it yet."""
     name = urlsplit(url).path.lstrip("/")
     maintenance = urlsplit(url)._replace(path="/postgres").geturl()
-    with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as conn:
+    try:
+        conn = psycopg.connect(maintenance, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        sys.exit(f"PostgreSQL at {urlsplit(url).netloc} does not answer: {error}")
+    with conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return
         log(f"creating database {name}")
@@ -384,6 +389,14 @@ def main() -> int:
                     )
             if "ratio" in entry:
                 log(f"{scenario.name:>13}   ratio: {entry['ratio']:.2f}")
+
+    # The writes went through the services: the ledger must still explain every stock.
+    ledger = subprocess.run(
+        [sys.executable, "manage.py", "check_stock"], cwd=ROOT, env=env, capture_output=True
+    )
+    results["ledger_consistent"] = ledger.returncode == 0
+    log(f"check_stock after the writes: {'clean' if ledger.returncode == 0 else 'MISMATCH'}")
+    failed |= ledger.returncode != 0
 
     log("CPU per request, in-process (bench/profile.py)")
     profiled = subprocess.run(
