@@ -87,12 +87,12 @@ class TokenView(APIView):
 
     def _issue(self, request: Request, username: str, password: str) -> Response:
         throttle = LoginFailureThrottle(request, username)
-        if (wait := throttle.blocked_for()) is not None:
+        if (wait := throttle.reserve()) is not None:
             raise exceptions.Throttled(wait=wait)
         user = authenticate(request._request, username=username, password=password)
         if user is None:
-            throttle.record_failure()
             raise exceptions.AuthenticationFailed("Invalid username or password.")
+        throttle.release()
         return Response({"token": token_get_or_create(user=user).key})
 
 
