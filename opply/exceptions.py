@@ -162,21 +162,30 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 # --- Django's own error views (outside DRF): JSON, never an HTML page ------------------
 
+# Compact, like the bodies DRF renders, so every error reads the same.
+_COMPACT = {"separators": (",", ":")}
+
+
+def json_error(
+    body: dict[str, Any], status: int, headers: dict[str, str] | None = None
+) -> HttpResponse:
+    return JsonResponse(body, status=status, headers=headers, json_dumps_params=_COMPACT)
+
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return JsonResponse(error_body("Bad request.", "bad_request"), status=400)
+    return json_error(error_body("Bad request.", "bad_request"), status=400)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return JsonResponse(
+    return json_error(
         error_body("You do not have permission to perform this action.", "permission_denied"),
         status=403,
     )
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return JsonResponse(error_body("Not found.", "not_found"), status=404)
+    return json_error(error_body("Not found.", "not_found"), status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(error_body("Internal server error.", "server_error"), status=500)
+    return json_error(error_body("Internal server error.", "server_error"), status=500)

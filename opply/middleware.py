@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from rest_framework.renderers import BrowsableAPIRenderer
 
 from opply.exceptions import (
@@ -15,6 +14,7 @@ from opply.exceptions import (
     database_unavailable_headers,
     error_body,
     is_database_unavailable,
+    json_error,
 )
 from opply.request_id import REQUEST_ID_HEADER, accept_or_generate, current_request_id
 
@@ -72,11 +72,7 @@ class DatabaseUnavailableMiddleware:
         if not is_database_unavailable(exception):
             return None
         logger.error("database unavailable", exc_info=exception)
-        return JsonResponse(
-            database_unavailable_body(exception),
-            status=503,
-            headers=database_unavailable_headers(),
-        )
+        return json_error(database_unavailable_body(exception), 503, database_unavailable_headers())
 
 
 def _as_json_error(response: HttpResponse) -> HttpResponse:
@@ -97,7 +93,7 @@ def _as_json_error(response: HttpResponse) -> HttpResponse:
     except ValueError:
         detail = "Error."
     body = error_body(detail, _CODES.get(status, "error"))
-    rewritten = HttpResponse(json.dumps(body), status=status, content_type="application/json")
+    rewritten = json_error(body, status)
     for header in _KEPT_HEADERS:
         if header in response:
             rewritten[header] = response[header]

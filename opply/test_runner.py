@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.management.base import CommandError
+
 
 class PytestTestRunner:
     """A Django test runner that hands over to pytest (and pytest-django)."""
@@ -20,7 +22,12 @@ class PytestTestRunner:
         parser.add_argument("--keepdb", action="store_true", help="Reuse the test database.")
 
     def run_tests(self, test_labels: list[str], **kwargs: Any) -> int:
-        import pytest
+        try:
+            import pytest
+        except ImportError as exc:
+            raise CommandError(
+                "pytest is not installed: run `make install-dev` (or `make test`) first."
+            ) from exc
 
         args = list(test_labels)
         if self.verbosity == 0:

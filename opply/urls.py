@@ -20,7 +20,11 @@ urlpatterns = [
     path("readyz", ReadyView.as_view(), name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="schema", template_name="opply/redoc.html"),
+        name="redoc",
+    ),
     path("admin/", admin.site.urls),
     path("", include(router.urls)),
 ]

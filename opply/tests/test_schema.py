@@ -208,3 +208,14 @@ def test_the_docs_ui_is_an_html_page_without_authentication(api, path):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     assert b"/api/schema/" in response.content
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_the_docs_ui_loads_nothing_from_other_hosts(api, path):
+    import re
+
+    page = api.get(path).content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+
+    assert any("/static/drf_spectacular_sidecar/" in asset for asset in assets)
+    assert [asset for asset in assets if asset.startswith(("http:", "https:", "//"))] == []
