@@ -1,12 +1,12 @@
 """Profile the read scenarios in-process, against the database `make bench` loaded.
 
-    .venv/bin/python bench/profile.py cpu [requests]     (cpu-json: the same as JSON)
+    .venv/bin/python bench/profiling.py cpu [requests]     (cpu-json: the same as JSON)
         CPU and wall milliseconds per request of each read scenario, through Django's whole
         WSGI handler (middleware, DRF, serializer, renderer, access log) and through the
         ceiling, with the run's production settings. CPU time (time.process_time) counts
         this process only, so it moves much less than wall time when the machine is busy.
 
-    .venv/bin/python bench/profile.py tree SCENARIO [requests]
+    .venv/bin/python bench/profiling.py tree SCENARIO [requests]
         pyinstrument's call tree of the API for one scenario (PROFILE_ALL=1: every frame).
 
 DATABASE_URL defaults to the benchmark's database; load it first with `make bench`.

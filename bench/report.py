@@ -70,7 +70,7 @@ def _cpu_table(results: dict[str, Any]) -> list[str]:
     rows = [
         "## CPU per request, in-process",
         "",
-        f"`bench/profile.py cpu`, run at the end of `make bench`: {results['cpu']['requests']} "
+        f"`bench/profiling.py cpu`, run at the end of `make bench`: {results['cpu']['requests']} "
         "sequential requests per scenario through Django's whole WSGI handler and through the "
         "ceiling, in one process, with the same settings and database. CPU time counts that "
         "process only (PostgreSQL's and Redis's work is not in it), so it moves far less than "

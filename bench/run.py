@@ -398,9 +398,9 @@ def main() -> int:
     log(f"check_stock after the writes: {'clean' if ledger.returncode == 0 else 'MISMATCH'}")
     failed |= ledger.returncode != 0
 
-    log("CPU per request, in-process (bench/profile.py)")
+    log("CPU per request, in-process (bench/profiling.py)")
     profiled = subprocess.run(
-        [sys.executable, str(BENCH / "profile.py"), "cpu-json", "300"],
+        [sys.executable, str(BENCH / "profiling.py"), "cpu-json", "300"],
         cwd=ROOT,
         env=env,
         check=True,
