@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
@@ -140,6 +140,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
                 "protected",
             ),
             status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, DataError):
+        logger.warning("data error mapped to 400", exc_info=exc)
+        set_rollback()
+        return Response(
+            error_body("A value is out of range or malformed for storage.", "invalid"),
+            status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, IntegrityError):
         logger.warning("integrity error mapped to 409", exc_info=exc)

@@ -5,9 +5,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from opply.auth import ThrottledAdminAuthenticationForm
 from opply.views import HealthView, ReadyView, TokenView
 from orders.views import OrderViewSet, ProductCartViewSet
 from products.views import ProductViewSet
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 router = SimpleRouter()
 router.register("products", ProductViewSet, basename="product")

@@ -16,10 +16,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from opply.auth import THROTTLED_FOR
 from opply.exceptions import database_unavailable_body, database_unavailable_headers
 from opply.permissions import caller
 from opply.schema import BASIC_AUTH, TokenSerializer, error
-from opply.throttles import LoginFailureThrottle
 from opply.tokens import token_get_or_create, token_revoke
 
 BASIC_REALM = 'Basic realm="api"'
@@ -86,13 +86,12 @@ class TokenView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _issue(self, request: Request, username: str, password: str) -> Response:
-        throttle = LoginFailureThrottle(request, username)
-        if (wait := throttle.reserve()) is not None:
-            raise exceptions.Throttled(wait=wait)
+        # The authentication backend applies the failed-login throttle.
         user = authenticate(request._request, username=username, password=password)
+        if (wait := getattr(request._request, THROTTLED_FOR, None)) is not None:
+            raise exceptions.Throttled(wait=wait)
         if user is None:
             raise exceptions.AuthenticationFailed("Invalid username or password.")
-        throttle.release()
         return Response({"token": token_get_or_create(user=user).key})
 
 
@@ -106,7 +105,7 @@ def _basic_credentials(request: Request) -> tuple[str, str]:
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise exceptions.AuthenticationFailed("Invalid HTTP Basic header.") from exc
     username, separator, password = decoded.partition(":")
-    if not separator:
+    if not separator or "\x00" in decoded:
         raise exceptions.AuthenticationFailed("Invalid HTTP Basic header.")
     return username, password
 

@@ -81,7 +81,7 @@ class OrderAdmin(admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
     ) -> tuple[QuerySet[Any], bool]:
         number = search_term.strip().lstrip("#")
-        if number.isdigit():
+        if number.isdecimal() and len(number) <= 18:
             matches = Q(user__username__icontains=search_term.strip()) | Q(pk=int(number))
             return queryset.filter(matches), False
         return super().get_search_results(request, queryset, search_term)

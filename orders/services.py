@@ -21,6 +21,13 @@ from products.models import Product
 from products.services import stock_return, stock_take
 
 CENT = Decimal("0.01")
+# The largest total an order can record (total_amount: 14 digits, 2 of them decimals).
+MAX_TOTAL = Decimal("999999999999.99")
+
+
+class OrderTotalTooLarge(DomainError):
+    code = "order_total_too_large"
+    detail = "The order's total is larger than an order can record; split it into smaller orders."
 
 
 class OrderEmpty(DomainError):
@@ -35,6 +42,8 @@ class OrderNotActive(DomainError):
         super().__init__(
             f"Order {order.pk} is {order.status}; only an active order can be submitted.",
             status=order.status,
+            current=order.status,
+            target=Order.Status.SUBMITTED.value,
         )
 
 
@@ -222,6 +231,8 @@ def _lock_order_for(actor: User, order_id: int) -> Order:
 
 def _mark_submitted(order: Order, lines: Sequence[OrderLine]) -> None:
     total = sum(((line.unit_price or Decimal(0)) * line.quantity for line in lines), Decimal(0))
+    if total > MAX_TOTAL:
+        raise OrderTotalTooLarge(total=f"{total:.2f}", maximum=f"{MAX_TOTAL:.2f}")
     order.total_amount = total.quantize(CENT)
     order.status = Order.Status.SUBMITTED
     order.submitted_at = order.submitted_at or timezone.now()

@@ -20,13 +20,12 @@ from django.utils.html import format_html
 from opply.admin_tools import ReadOnlyTabularInline
 from opply.exceptions import DomainError, InsufficientStock
 from products.forms import StockAdjustForm
-from products.models import Product, StockMovement
+from products.models import MAX_STOCK, Product, StockMovement
 from products.services import product_create, product_delete, product_update, stock_adjust
 
 # The product page shows this many movements; the full ledger is one link away.
 INLINE_MOVEMENTS = 50
 EDITABLE_FIELDS = ("name", "sku", "price", "is_active")
-MAX_STOCK = 2**31 - 1  # the column is a PositiveIntegerField
 
 
 class StockStatusFilter(admin.SimpleListFilter):
@@ -197,7 +196,7 @@ class ProductInputFilter(admin.SimpleListFilter):
         if not value:
             return queryset
         matches = Q(product__sku=value)
-        if value.isdigit():
+        if value.isdecimal() and len(value) <= 18:
             matches |= Q(product_id=int(value))
         return queryset.filter(matches)
 

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import IO
 
-from products.models import Product
+from products.models import MAX_STOCK, Product
 
 REQUIRED_COLUMNS = ("sku", "name", "price", "quantity_in_stock")
 OPTIONAL_COLUMNS = ("is_active",)
-MAX_QUANTITY = 2**31 - 1
 TRUE_WORDS = {"1", "true", "yes", "y", "on"}
 FALSE_WORDS = {"0", "false", "no", "n", "off"}
 
@@ -180,7 +179,7 @@ def _quantity(raw: str, problems: list[str]) -> int | None:
     if quantity < 0:
         problems.append(f"quantity_in_stock: {raw} is negative")
         return None
-    if quantity > MAX_QUANTITY:
+    if quantity > MAX_STOCK:
         problems.append(f"quantity_in_stock: {raw} is too large")
         return None
     return quantity

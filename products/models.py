@@ -6,6 +6,9 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
+# The largest stock a product can hold (its column is a 32-bit integer).
+MAX_STOCK = 2**31 - 1
+
 
 class Product(models.Model):
     name = models.CharField(max_length=200)

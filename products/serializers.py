@@ -4,9 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from products.models import Product, StockMovement
+from products.models import MAX_STOCK, Product, StockMovement
 
-MAX_STOCK = 2_147_483_647
 _PRICE = serializers.DecimalField(max_digits=12, decimal_places=2)
 
 

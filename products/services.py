@@ -12,11 +12,18 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from opply.exceptions import InsufficientStock, NotFound
+from opply.exceptions import DomainError, InsufficientStock, NotFound
 from products.importing import ImportRow
-from products.models import Product, StockMovement
+from products.models import MAX_STOCK, Product, StockMovement
 
 Actor = AbstractBaseUser | AnonymousUser | None
+
+
+class StockLimitExceeded(DomainError):
+    code = "stock_limit_exceeded"
+    detail = "The stock would exceed the largest quantity a product can hold."
+
+
 T = TypeVar("T")
 
 
@@ -185,6 +192,10 @@ def _apply(
         if delta == 0:
             continue
         product = products[pk]
+        if product.quantity_in_stock + delta > MAX_STOCK:
+            raise StockLimitExceeded(
+                f"Stock of product {pk} cannot go above {MAX_STOCK}.", product=pk
+            )
         product.quantity_in_stock += delta
         product.updated_at = now
         changed.append(product)

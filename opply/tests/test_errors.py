@@ -307,3 +307,37 @@ def test_every_response_gets_a_fresh_request_id(buyer_api):
     assert GENERATED_ID.match(first)
     assert GENERATED_ID.match(second)
     assert first != second
+
+
+def test_deeply_nested_json_is_a_400_not_a_recursion_crash(api):
+    body = "[" * 100_000 + "]" * 100_000
+
+    response = api.post("/token/", body, content_type="application/json")
+
+    assert_error(response, 400, "parse_error")
+
+
+def test_a_nul_in_basic_credentials_is_401(api):
+    import base64
+
+    header = "Basic " + base64.b64encode(b"bu\x00yer:secret").decode()
+
+    response = api.get("/token/", HTTP_AUTHORIZATION=header)
+
+    assert_error(response, 401, "authentication_failed")
+
+
+def test_a_value_the_database_cannot_store_is_400(buyer_api, buyer, monkeypatch):
+    from django.db import DataError
+
+    order = Order.objects.create(user=buyer)
+
+    def too_big(**kwargs):
+        raise DataError("numeric field overflow")
+
+    monkeypatch.setattr("orders.services.order_submit", too_big)
+
+    response = buyer_api.post(f"/orders/{order.pk}/submit/")
+
+    body = assert_error(response, 400, "invalid")
+    assert "overflow" not in body["detail"]

@@ -183,3 +183,10 @@ def test_staff_without_change_permission_cannot_cancel(client):
     assert response.status_code == 403
     order.refresh_from_db()
     assert order.status == "submitted"
+
+
+@pytest.mark.parametrize("term", ["²", "#٣", "9" * 30])
+def test_order_search_with_odd_digits_is_not_a_500(admin_client, term):
+    response = admin_client.get(reverse("admin:orders_order_changelist"), {"q": term})
+
+    assert response.status_code == 200
