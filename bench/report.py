@@ -116,8 +116,8 @@ def _chart(results: dict[str, Any], path: Path) -> None:
     )
     ax.spines[["top", "right"]].set_visible(False)
     legend = [
-        Patch(color="#2e7d32", label="meets its target"),
-        Patch(color="#c62828", label="below its target"),
+        Patch(color="#2e7d32", label="ratio meets its target"),
+        Patch(color="#c62828", label="ratio below its target"),
         Patch(color="#9e9e9e", label="no target (floor)"),
     ]
     ax.legend(handles=legend, loc="lower right", fontsize=8, frameon=False)
