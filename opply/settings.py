@@ -154,8 +154,11 @@ else:
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "opply_cache",
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="opply"),
-            # Django's default of 300 entries would cull live throttle counters on a busy site.
-            "OPTIONS": {"MAX_ENTRIES": env.int("CACHE_MAX_ENTRIES", default=1_000_000)},
+            # Django's default of 300 entries would cull live throttle counters once a few
+            # hundred callers are active. Every write counts the table's rows and expired rows
+            # go only when the count passes this bound, so it must stay modest: past ~10,000
+            # active callers a minute, set REDIS_URL.
+            "OPTIONS": {"MAX_ENTRIES": env.int("CACHE_MAX_ENTRIES", default=10_000)},
         }
     }
 

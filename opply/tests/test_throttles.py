@@ -193,3 +193,17 @@ def test_env_example_documents_both_rates_and_their_defaults():
     assert "THROTTLE_USER_RATE=6000/min" in text
     assert "THROTTLE_ANON_RATE=600/min" in text
     assert "empty disables" in text
+
+
+@override_settings(THROTTLE_USER_RATE="3/min")
+def test_counts_survive_more_active_callers_than_djangos_default_cache_size(buyer_api):
+    # 500 other callers' counters, keyed to sort after this caller's (culling drops the first
+    # keys in order): with Django's default of 300 entries this caller's count would vanish.
+    cache.set_many({f"throttle_zz_other_{n}": [1.0] for n in range(500)}, timeout=60)
+    allowed = [buyer_api.get("/products/").status_code for _ in range(3)]
+    cache.set_many({f"throttle_zz_more_{n}": [1.0] for n in range(500)}, timeout=60)
+
+    response = buyer_api.get("/products/")
+
+    assert allowed == [200, 200, 200]
+    assert_throttled(response)
