@@ -10,7 +10,7 @@ PIP := $(PY) -m pip
 PORT ?= 8000
 export PORT
 
-.PHONY: help install install-dev run migrate superuser test test-postgres lint format bench clean
+.PHONY: help install install-dev run migrate superuser test lint format bench clean
 
 help:
 	@echo "make run     - install, migrate, serve on http://localhost:$(PORT) (gunicorn)"
