@@ -115,6 +115,29 @@ def _api_exception_body(exc: exceptions.APIException) -> dict[str, Any]:
     return error_body(str(detail), str(getattr(detail, "code", exc.default_code)))
 
 
+# Writes the database refused because of what the request asked for: client errors.
+_DATABASE_REFUSALS: tuple[tuple[tuple[type[Exception], ...], int, str, str], ...] = (
+    (
+        (ProtectedError, RestrictedError),
+        status.HTTP_409_CONFLICT,
+        "This object is still referenced by other records; deactivate it instead.",
+        "protected",
+    ),
+    (
+        (DataError,),
+        status.HTTP_400_BAD_REQUEST,
+        "A value is out of range or malformed for storage.",
+        "invalid",
+    ),
+    (
+        (IntegrityError,),
+        status.HTTP_409_CONFLICT,
+        "The request conflicts with the current state.",
+        "conflict",
+    ),
+)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler: every known error becomes the API's JSON error body."""
     if isinstance(exc, DomainError):
@@ -132,29 +155,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             headers["Retry-After"] = str(int(wait))
         set_rollback()
         return Response(_api_exception_body(exc), status=exc.status_code, headers=headers)
-    if isinstance(exc, (ProtectedError, RestrictedError)):
-        set_rollback()
-        return Response(
-            error_body(
-                "This object is still referenced by other records; deactivate it instead.",
-                "protected",
-            ),
-            status=status.HTTP_409_CONFLICT,
-        )
-    if isinstance(exc, DataError):
-        logger.warning("data error mapped to 400", exc_info=exc)
-        set_rollback()
-        return Response(
-            error_body("A value is out of range or malformed for storage.", "invalid"),
-            status=status.HTTP_400_BAD_REQUEST,
-        )
-    if isinstance(exc, IntegrityError):
-        logger.warning("integrity error mapped to 409", exc_info=exc)
-        set_rollback()
-        return Response(
-            error_body("The request conflicts with the current state.", "conflict"),
-            status=status.HTTP_409_CONFLICT,
-        )
+    for kinds, status_code, detail, code in _DATABASE_REFUSALS:
+        if isinstance(exc, kinds):
+            logger.warning("%s mapped to %s", type(exc).__name__, status_code, exc_info=exc)
+            set_rollback()
+            return Response(error_body(detail, code), status=status_code)
     if is_database_unavailable(exc):
         logger.error("database unavailable", exc_info=exc)
         return Response(

@@ -31,12 +31,17 @@ def _with_lines(orders: QuerySet[Order]) -> QuerySet[Order]:
     return orders.prefetch_related(_lines()).order_by("-created_at", "-id")
 
 
+def order_scope(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Order]:
+    """Every order the caller may see: their own, or everyone's for staff. The one place
+    this rule lives; reads and the services' row locks both start from it."""
+    if getattr(user, "is_staff", False):
+        return Order.objects.all()
+    return Order.objects.filter(user_id=user.pk or 0)
+
+
 def order_list_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Order]:
-    """Every order the caller may see: their own, or everyone's for staff."""
-    orders = Order.objects.all()
-    if not getattr(user, "is_staff", False):
-        orders = orders.filter(user_id=user.pk or 0)
-    return _with_lines(orders)
+    """The orders the caller may see, with their lines."""
+    return _with_lines(order_scope(user=user))
 
 
 def order_with_lines(*, order: Order) -> Order:

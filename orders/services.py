@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from opply.exceptions import DomainError, IllegalTransition, InsufficientStock, NotFound
 from orders.models import Order, OrderLine
+from orders.selectors import order_scope
 from products.models import Product
 from products.services import stock_return, stock_take
 
@@ -220,10 +221,7 @@ def _lock_active_order(user: User, *, create: bool) -> Order | None:
 
 def _lock_order_for(actor: User, order_id: int) -> Order:
     """The order locked, if the actor owns it or is staff; NotFound otherwise."""
-    orders = Order.objects.select_for_update()
-    if not getattr(actor, "is_staff", False):
-        orders = orders.filter(user=actor)
-    order = orders.filter(pk=order_id).first()
+    order = order_scope(user=actor).select_for_update().filter(pk=order_id).first()
     if order is None:
         raise NotFound("No such order.")
     return order

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from opply.idempotency import idempotent
 from opply.permissions import IsStaff, caller
 from opply.schema import IDEMPOTENCY_KEY, STOCK_CONFLICT, TRANSITION_CONFLICT, error
+from opply.viewsets import ListFilteredViewSet
 from orders import selectors, services
 from orders.filters import OrderFilter
 from orders.models import Order
@@ -51,7 +52,9 @@ def _order_response(order: Order, status_code: int = status.HTTP_200_OK) -> Resp
     retrieve=extend_schema(summary="Get one order (owner or staff)"),
 )
 class OrderViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Order]
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    ListFilteredViewSet[Order],
 ):
     """The caller's orders. Another user's order is a 404 by construction."""
 
@@ -63,10 +66,6 @@ class OrderViewSet(
 
     def get_queryset(self) -> QuerySet[Order]:
         return selectors.order_list_visible(user=self.request.user)
-
-    def filter_queryset(self, queryset: QuerySet[Order]) -> QuerySet[Order]:  # type: ignore[override]
-        # List parameters narrow the list only; a single order is found among all visible.
-        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     @extend_schema(
         summary="Place an order in one request",

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from opply.idempotency import idempotent
 from opply.permissions import IsStaff, IsStaffOrReadOnly
 from opply.schema import IDEMPOTENCY_KEY, error
+from opply.viewsets import ListFilteredViewSet
 from products import selectors, services
 from products.filters import ProductFilter
 from products.models import Product
@@ -56,7 +57,7 @@ ID_PATTERN = "[0-9]{1,18}"
 class ProductViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet[Product],
+    ListFilteredViewSet[Product],
 ):
     """The catalogue. Everyone signed in reads it; only staff change it."""
 
@@ -67,11 +68,6 @@ class ProductViewSet(
 
     def get_queryset(self) -> QuerySet[Product]:
         return selectors.product_list_visible(user=self.request.user)
-
-    def filter_queryset(self, queryset: QuerySet[Product]) -> QuerySet[Product]:  # type: ignore[override]
-        # List parameters narrow the list only, as for orders: one product is found among all
-        # visible, without building the FilterSet (a quarter of a detail's CPU).
-        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     @extend_schema(
         summary="Create a product (staff)",
