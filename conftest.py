@@ -27,7 +27,7 @@ def api() -> APIClient:
 
 
 def _client_for(user) -> APIClient:
-    from opply.tokens import token_get_or_create
+    from accounts.services import token_get_or_create
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token_get_or_create(user=user).key}")

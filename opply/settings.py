@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "opply",
+    "accounts",
     "products",
     "orders",
 ]
@@ -163,7 +164,7 @@ else:
     }
 
 # --- Auth -------------------------------------------------------------------------------
-AUTHENTICATION_BACKENDS = ["opply.auth.ThrottledModelBackend"]
+AUTHENTICATION_BACKENDS = ["accounts.auth.ThrottledModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -5,8 +5,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from opply.auth import ThrottledAdminAuthenticationForm
-from opply.views import HealthView, ReadyView, TokenView
+from accounts.auth import ThrottledAdminAuthenticationForm
+from accounts.views import TokenView
+from opply.views import HealthView, ReadyView
 from orders.views import OrderViewSet, ProductCartViewSet
 from products.views import ProductViewSet
 

@@ -38,7 +38,7 @@ ACCOUNTS_CODE = """
 from django.contrib.auth import get_user_model
 from orders.services import order_add_item
 from products.services import product_create
-from opply.tokens import token_get_or_create
+from accounts.services import token_get_or_create
 
 User = get_user_model()
 buyer = User.objects.create_user("fuzz-buyer", password="fuzz-buyer-password")

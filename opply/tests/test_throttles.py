@@ -11,8 +11,8 @@ from django.core.cache import cache
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from accounts.services import token_get_or_create
 from opply.throttles import AnonThrottle, UserThrottle
-from opply.tokens import token_get_or_create
 
 pytestmark = pytest.mark.django_db
 

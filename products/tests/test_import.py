@@ -8,9 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
-from products.importing import ImportRow
+from products.importing import ImportRow, products_import
 from products.models import Product, StockMovement
-from products.services import products_import
 from products.tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,12 +11,12 @@ from django.db import IntegrityError
 from tqdm import tqdm
 
 from products.importing import (
-    OPTIONAL_COLUMNS,
-    REQUIRED_COLUMNS,
+    IMPORT_BATCH_SIZE,
     ImportFileError,
     parse_products_csv,
+    products_import,
 )
-from products.services import IMPORT_BATCH_SIZE, products_import
+from products.importing.parser import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 
 class Command(BaseCommand):

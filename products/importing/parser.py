@@ -1,5 +1,5 @@
 """Reading a catalogue CSV (`sku,name,price,quantity_in_stock[,is_active]`) into rows that
-`products.services.products_import` can write. Every row is checked before anything is
+`products.importing.writer.products_import` can write. Every row is checked before anything is
 written, and every problem is reported with its line number."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from opply.throttles import LoginFailureThrottle
+from accounts.login_throttle import LoginAttempts
 
 THROTTLED_FOR = "login_throttled_for"
 
@@ -33,7 +33,7 @@ class ThrottledModelBackend(ModelBackend):
     ) -> User | None:
         if request is None or username is None:
             return super().authenticate(request, username, password, **kwargs)
-        throttle = LoginFailureThrottle(request, username)  # type: ignore[arg-type]
+        throttle = LoginAttempts(request, username)
         if (wait := throttle.reserve()) is not None:
             setattr(request, THROTTLED_FOR, wait)
             return None

@@ -1,0 +1,155 @@
+"""The stock ledger: every change of `quantity_in_stock` goes through here and writes a
+movement in the same transaction. Locks are taken in ascending product id order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
+from django.utils import timezone
+
+from opply.exceptions import DomainError, InsufficientStock, NotFound
+from products.models import MAX_STOCK, Product, StockMovement
+
+Actor = AbstractBaseUser | AnonymousUser | None
+
+
+class StockLimitExceeded(DomainError):
+    code = "stock_limit_exceeded"
+    detail = "The stock would exceed the largest quantity a product can hold."
+
+
+def actor_id(actor: Actor) -> int | None:
+    return actor.pk if actor is not None and actor.is_authenticated else None
+
+
+def stock_adjust(
+    *, product_id: int, delta: int, actor: Actor, note: str = "", reason: str = "adjustment"
+) -> StockMovement:
+    """Change one product's stock by a signed delta; InsufficientStock if it would go below 0.
+    ValueError for a zero delta: the ledger holds no empty movements."""
+    if delta == 0:
+        raise ValueError("A stock adjustment needs a non-zero delta.")
+    with transaction.atomic():
+        product = lock_one(product_id)
+        if product.quantity_in_stock + delta < 0:
+            raise InsufficientStock(
+                lines=[
+                    {
+                        "product": product.pk,
+                        "requested": -delta,
+                        "available": product.quantity_in_stock,
+                    }
+                ]
+            )
+        return apply_deltas(
+            {product.pk: delta}, {product.pk: product}, reason=reason, actor=actor, note=note
+        )[0]
+
+
+def stock_take(
+    *, quantities: Mapping[int, int], actor: Actor, order_id: int | None, reason: str = "submit"
+) -> dict[int, Product]:
+    """Take stock for many products at once, all or nothing.
+
+    Locks the products in ascending id order (SELECT ... FOR UPDATE), checks every line and
+    raises InsufficientStock listing every short one (an inactive or missing product has
+    nothing available). Otherwise decrements all of them and writes their movements with a
+    constant number of queries. Returns the locked products by id. Must run inside the
+    caller's transaction, after the caller's own locks.
+    """
+    products = _lock_many(quantities)
+    short = [
+        {
+            "product": product_id,
+            "requested": requested,
+            "available": _available(products.get(product_id)),
+        }
+        for product_id, requested in sorted(quantities.items())
+        if requested > _available(products.get(product_id))
+    ]
+    if short:
+        raise InsufficientStock(lines=short)
+    apply_deltas(
+        {pk: -requested for pk, requested in quantities.items()},
+        products,
+        reason=reason,
+        actor=actor,
+        order_id=order_id,
+    )
+    return products
+
+
+def stock_return(
+    *, quantities: Mapping[int, int], actor: Actor, order_id: int | None, reason: str = "cancel"
+) -> None:
+    """Give stock back for many products at once (a cancelled order), with movements.
+    Locks in ascending id order; must run inside the caller's transaction."""
+    products = _lock_many(quantities)
+    apply_deltas(
+        {pk: quantity for pk, quantity in quantities.items() if pk in products},
+        products,
+        reason=reason,
+        actor=actor,
+        order_id=order_id,
+    )
+
+
+def _available(product: Product | None) -> int:
+    if product is None or not product.is_active:
+        return 0
+    return product.quantity_in_stock
+
+
+def lock_one(product_id: int) -> Product:
+    try:
+        return Product.objects.select_for_update().get(pk=product_id)
+    except Product.DoesNotExist as exc:
+        raise NotFound("No such product.") from exc
+
+
+def _lock_many(quantities: Mapping[int, int]) -> dict[int, Product]:
+    locked = Product.objects.select_for_update().filter(pk__in=list(quantities)).order_by("pk")
+    return {product.pk: product for product in locked}
+
+
+def apply_deltas(
+    deltas: Mapping[int, int],
+    products: Mapping[int, Product],
+    *,
+    reason: str,
+    actor: Actor,
+    order_id: int | None = None,
+    note: str = "",
+) -> list[StockMovement]:
+    """Write new stock and one movement per product: two statements whatever the count."""
+    now = timezone.now()
+    changed = []
+    movements = []
+    for pk, delta in sorted(deltas.items()):
+        if delta == 0:
+            continue
+        product = products[pk]
+        if product.quantity_in_stock + delta > MAX_STOCK:
+            raise StockLimitExceeded(
+                f"Stock of product {pk} cannot go above {MAX_STOCK}.", product=pk
+            )
+        product.quantity_in_stock += delta
+        product.updated_at = now
+        changed.append(product)
+        movements.append(
+            StockMovement(
+                product=product,
+                delta=delta,
+                reason=reason,
+                order_id=order_id,
+                actor_id=actor_id(actor),
+                note=note,
+                quantity_after=product.quantity_in_stock,
+            )
+        )
+    if changed:
+        Product.objects.bulk_update(changed, ["quantity_in_stock", "updated_at"])
+        StockMovement.objects.bulk_create(movements)
+    return movements
