@@ -3,10 +3,10 @@
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client, override_settings
-from accounts.tests.test_tokens import get_token
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.tests.test_tokens import get_token
 from orders.tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
