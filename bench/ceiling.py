@@ -24,7 +24,9 @@ from urllib.parse import parse_qs, urlencode
 
 import psycopg
 
-CENT = Decimal("0.01")
+# Prices and totals by the project's own rules: plain functions, no Django.
+from orders import pricing
+
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
@@ -84,10 +86,6 @@ def _timestamp(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _money(value: Decimal) -> str:
-    return f"{value.quantize(CENT):.2f}"
-
-
 def _caller(environ: Environ) -> tuple[int, bool]:
     scheme, _, key = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme != "Token" or not key:
@@ -103,7 +101,7 @@ def _product(row: tuple[Any, ...]) -> dict[str, Any]:
         "id": row[0],
         "name": row[1],
         "sku": row[2],
-        "price": _money(row[3]),
+        "price": pricing.money(row[3]),
         "quantity_in_stock": row[4],
         "is_active": row[5],
     }
@@ -175,15 +173,15 @@ def _orders(orders: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
         ids = [order[0] for order in orders]
         lines_sql = LINES_SQL.format(", ".join(["%s"] * len(ids)))
         for order_id, product_id, name, quantity, unit_price, price in _rows(lines_sql, ids):
-            unit = unit_price if unit_price is not None else price
+            unit = pricing.unit_price(frozen=unit_price, current=price)
             sums[order_id] += unit * quantity
             items[order_id].append(
                 {
                     "product": product_id,
                     "name": name,
                     "quantity": quantity,
-                    "unit_price": f"{unit:.2f}",
-                    "line_total": _money(unit * quantity),
+                    "unit_price": pricing.money(unit),
+                    "line_total": pricing.money(pricing.line_total(unit, quantity)),
                 }
             )
     return [
@@ -191,7 +189,7 @@ def _orders(orders: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
             "id": pk,
             "status": status,
             "items": items[pk],
-            "total_amount": f"{sums[pk] if status == 'active' else total:.2f}",
+            "total_amount": pricing.money(sums[pk] if status == "active" else total),
             "created_at": _timestamp(created),
             "submitted_at": _timestamp(submitted),
             "cancelled_at": _timestamp(cancelled),

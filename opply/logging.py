@@ -71,7 +71,7 @@ def _user_id(request: HttpRequest) -> int | None:
 class AccessLogMiddleware:
     """One `opply.access` line per request: method, path, status, duration_ms, user_id.
 
-    Placed right after `RequestIDMiddleware`, so the line carries the request id. Errors
+    Placed inside `RequestIDMiddleware`, so the line carries the request id. Errors
     raised further in are already responses (500) when they reach this middleware.
     """
 

@@ -52,11 +52,22 @@ class RequestIDMiddleware:
         token = current_request_id.set(request_id)
         try:
             response = self.get_response(request)
-            response = _as_json_error(response)
         finally:
             current_request_id.reset(token)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+class JSONErrorPagesMiddleware:
+    """Every error page is the API's JSON body: Django's own HTML pages (CSRF failure, 405,
+    a 404 outside DRF...) are rewritten. Runs inside RequestIDMiddleware, so the rewritten
+    body carries the request id."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return _as_json_error(self.get_response(request))
 
 
 class DatabaseUnavailableMiddleware:

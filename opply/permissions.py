@@ -17,11 +17,6 @@ class IsStaffOrReadOnly(BasePermission):
         return request.method in SAFE_METHODS or bool(request.user.is_staff)
 
 
-class IsStaff(BasePermission):
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
-
-
 def caller(request: Request) -> User:
     """The signed-in user of a request that a permission class has already let through."""
     user = request.user

@@ -24,7 +24,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import permissions, serializers
 
-from opply.permissions import IsStaff, IsStaffOrReadOnly
+from opply.permissions import IsStaffOrReadOnly
 
 BASIC_AUTH = "basicAuth"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -201,7 +201,9 @@ class AutoSchema(openapi.AutoSchema):
             errors.append(("400", "Invalid input; `errors` names each field."))
         if not public:
             errors.append(("401", "No or invalid credentials."))
-        if IsStaff in perms or (IsStaffOrReadOnly in perms and self.method in _WRITE_METHODS):
+        if permissions.IsAdminUser in perms or (
+            IsStaffOrReadOnly in perms and self.method in _WRITE_METHODS
+        ):
             errors.append(("403", "Signed in, but staff only."))
         if "{" in self.path or self._is_list_view():
             errors.append(("404", "No such object visible to the caller, or no such page."))

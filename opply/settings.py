@@ -71,6 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "opply.middleware.RequestIDMiddleware",
+    "opply.middleware.JSONErrorPagesMiddleware",
     "opply.logging.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

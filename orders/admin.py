@@ -10,12 +10,14 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 
 from opply.admin_tools import ReadOnlyTabularInline
 from opply.exceptions import DomainError
+from opply.limits import looks_like_id
+from orders import pricing
 from orders.models import Order, OrderLine
 from orders.services import order_cancel, order_fulfil
 
@@ -27,10 +29,19 @@ class OrderLineInline(ReadOnlyTabularInline):
     order is submitted its lines and frozen prices are history."""
 
     model = OrderLine
-    fields = readonly_fields = ("product", "quantity", "unit_price")
+    fields = readonly_fields = ("product", "quantity", "price_each", "line_total")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("product")
+
+    @admin.display(description="unit price")
+    def price_each(self, line: OrderLine) -> str:
+        return pricing.money(pricing.line_unit_price(line))
+
+    @admin.display(description="line total")
+    def line_total(self, line: OrderLine) -> str:
+        unit = pricing.line_unit_price(line)
+        return pricing.money(pricing.line_total(unit, line.quantity))
 
 
 @admin.register(Order)
@@ -40,7 +51,7 @@ class OrderAdmin(admin.ModelAdmin):
         "buyer",
         "status",
         "line_count",
-        "total_amount",
+        "total",
         "created_at",
         "submitted_at",
         "closed_at",
@@ -53,7 +64,7 @@ class OrderAdmin(admin.ModelAdmin):
     fields = readonly_fields = (
         "user",
         "status",
-        "total_amount",
+        "total",
         "created_at",
         "submitted_at",
         "fulfilled_at",
@@ -63,7 +74,14 @@ class OrderAdmin(admin.ModelAdmin):
     actions = ["mark_fulfilled", "cancel_and_restock"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).annotate(line_count=Count("lines"))
+        lines = Prefetch("lines", OrderLine.objects.select_related("product"))
+        orders = super().get_queryset(request).annotate(line_count=Count("lines"))
+        return orders.prefetch_related(lines)
+
+    @admin.display(description="total", ordering="total_amount")
+    def total(self, order: Order) -> str:
+        """Frozen for a placed order; a cart's running total at current prices."""
+        return pricing.money(pricing.order_total(order, order.lines.all()))
 
     @admin.display(description="buyer", ordering="user__username")
     def buyer(self, order: Order) -> str:
@@ -81,7 +99,7 @@ class OrderAdmin(admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
     ) -> tuple[QuerySet[Any], bool]:
         number = search_term.strip().lstrip("#")
-        if number.isdecimal() and len(number) <= 18:
+        if looks_like_id(number):
             matches = Q(user__username__icontains=search_term.strip()) | Q(pk=int(number))
             return queryset.filter(matches), False
         return super().get_search_results(request, queryset, search_term)

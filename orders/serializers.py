@@ -4,27 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
 
+from opply.limits import MAX_ID
+from orders import pricing
 from orders.models import Order, OrderLine
 from products.selectors import product_list_visible
 
 MAX_QUANTITY = 10_000
 MAX_ITEMS = 500
-CENT = Decimal("0.01")
 _DATETIME = serializers.DateTimeField()
 
 
 def _timestamp(value: datetime | None) -> str | None:
     return None if value is None else _DATETIME.to_representation(value)
-
-
-def _unit_price(line: OrderLine) -> Decimal:
-    """Frozen from submission on; the product's current price while the order is a cart."""
-    return line.unit_price if line.unit_price is not None else line.product.price
 
 
 class OrderItemSerializer(serializers.Serializer):
@@ -35,20 +30,21 @@ class OrderItemSerializer(serializers.Serializer):
     line_total = serializers.SerializerMethodField()
 
     def get_unit_price(self, line: OrderLine) -> str:
-        return f"{_unit_price(line):.2f}"
+        return pricing.money(pricing.line_unit_price(line))
 
     def get_line_total(self, line: OrderLine) -> str:
-        return f"{(_unit_price(line) * line.quantity).quantize(CENT):.2f}"
+        return pricing.money(pricing.line_total(pricing.line_unit_price(line), line.quantity))
 
     def to_representation(self, instance: OrderLine) -> dict[str, Any]:
         # Order lists serialize hundreds of lines: the JSON of the fields above, built
         # directly rather than by DRF's generic per-field walk (see docs/benchmarks.md).
+        unit = pricing.line_unit_price(instance)
         return {
             "product": instance.product_id,
             "name": instance.product.name,
             "quantity": instance.quantity,
-            "unit_price": self.get_unit_price(instance),
-            "line_total": self.get_line_total(instance),
+            "unit_price": pricing.money(unit),
+            "line_total": pricing.money(pricing.line_total(unit, instance.quantity)),
         }
 
 
@@ -71,10 +67,7 @@ class OrderSerializer(serializers.ModelSerializer[Order]):
         read_only_fields = fields
 
     def get_total_amount(self, order: Order) -> str:
-        if order.status != Order.Status.ACTIVE:
-            return f"{order.total_amount:.2f}"
-        lines = order.lines.all()
-        return f"{sum((_unit_price(line) * line.quantity for line in lines), Decimal(0)):.2f}"
+        return pricing.money(pricing.order_total(order, order.lines.all()))
 
     def to_representation(self, instance: Order) -> dict[str, Any]:
         # The JSON of the fields above, built directly (see OrderItemSerializer).
@@ -96,7 +89,7 @@ class QuantitySerializer(serializers.Serializer):
 
 
 class ItemSerializer(serializers.Serializer):
-    product = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    product = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 

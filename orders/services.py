@@ -8,7 +8,6 @@ services, which write the ledger.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import TypedDict
 
 from django.contrib.auth.models import User
@@ -16,14 +15,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from opply.exceptions import DomainError, IllegalTransition, InsufficientStock, NotFound
+from orders import pricing
 from orders.models import Order, OrderLine
 from orders.selectors import order_scope
 from products.models import Product
 from products.services import stock_return, stock_take
-
-CENT = Decimal("0.01")
-# The largest total an order can record (total_amount: 14 digits, 2 of them decimals).
-MAX_TOTAL = Decimal("999999999999.99")
 
 
 class OrderTotalTooLarge(DomainError):
@@ -146,7 +142,7 @@ def order_submit(*, user: User, order_id: int) -> Order:
             order_id=order.pk,
         )
         for line in lines:
-            line.unit_price = products[line.product_id].price
+            line.unit_price = pricing.current_price(products[line.product_id])
         OrderLine.objects.bulk_update(lines, ["unit_price"])
         _mark_submitted(order, lines)
     return order
@@ -172,7 +168,7 @@ def order_place(*, user: User, items: Sequence[ItemRequest]) -> Order:
                     order=order,
                     product_id=item["product"],
                     quantity=item["quantity"],
-                    unit_price=products[item["product"]].price,
+                    unit_price=pricing.current_price(products[item["product"]]),
                 )
                 for item in items
             ]
@@ -228,10 +224,12 @@ def _lock_order_for(actor: User, order_id: int) -> Order:
 
 
 def _mark_submitted(order: Order, lines: Sequence[OrderLine]) -> None:
-    total = sum(((line.unit_price or Decimal(0)) * line.quantity for line in lines), Decimal(0))
-    if total > MAX_TOTAL:
-        raise OrderTotalTooLarge(total=f"{total:.2f}", maximum=f"{MAX_TOTAL:.2f}")
-    order.total_amount = total.quantize(CENT)
+    total = pricing.sum_lines((pricing.line_unit_price(line), line.quantity) for line in lines)
+    if total > pricing.MAX_TOTAL:
+        raise OrderTotalTooLarge(
+            total=pricing.money(total), maximum=pricing.money(pricing.MAX_TOTAL)
+        )
+    order.total_amount = total
     order.status = Order.Status.SUBMITTED
     order.submitted_at = order.submitted_at or timezone.now()
     order.save(update_fields=["total_amount", "status", "submitted_at"])

@@ -10,12 +10,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from opply.idempotency import idempotent
-from opply.permissions import IsStaff, caller
+from opply.limits import ID_PATTERN
+from opply.permissions import caller
 from opply.schema import IDEMPOTENCY_KEY, STOCK_CONFLICT, TRANSITION_CONFLICT, error
 from opply.viewsets import ListFilteredViewSet
 from orders import selectors, services
@@ -24,7 +25,6 @@ from orders.models import Order
 from orders.serializers import OrderSerializer, PlaceOrderSerializer, QuantitySerializer
 from products.models import Product
 from products.selectors import product_list_visible
-from products.views import ID_PATTERN
 
 
 def _order_response(order: Order, status_code: int = status.HTTP_200_OK) -> Response:
@@ -130,7 +130,7 @@ class OrderViewSet(
         parameters=[IDEMPOTENCY_KEY],
         responses={200: OrderSerializer, 409: TRANSITION_CONFLICT},
     )
-    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    @action(detail=True, methods=["post"], permission_classes=[IsAdminUser])
     @idempotent
     def fulfil(self, request: Request, pk: str) -> Response:
         return _order_response(services.order_fulfil(actor=caller(request), order_id=int(pk)))

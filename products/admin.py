@@ -1,6 +1,6 @@
 """The catalogue in the Django admin. Every write goes through products.services, so stock
 only ever changes with a ledger movement: the quantity field is read-only once a product
-exists, and the "Adjust stock" page asks for a signed change and its reason."""
+exists, and the "Adjust stock" page asks for a signed change and a note saying why."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from django.utils.html import format_html
 
 from opply.admin_tools import ReadOnlyTabularInline
 from opply.exceptions import DomainError, InsufficientStock
+from opply.limits import looks_like_id
 from products.forms import StockAdjustForm
 from products.models import MAX_STOCK, Product, StockMovement
 from products.services import product_create, product_delete, product_update, stock_adjust
@@ -196,7 +197,7 @@ class ProductInputFilter(admin.SimpleListFilter):
         if not value:
             return queryset
         matches = Q(product__sku=value)
-        if value.isdecimal() and len(value) <= 18:
+        if looks_like_id(value):
             matches |= Q(product_id=int(value))
         return queryset.filter(matches)
 

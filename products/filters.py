@@ -3,32 +3,12 @@
 from typing import Any
 
 import django_filters
-from django import forms
 from django.db.models import Q, QuerySet
 
+from opply.filters import StrictBooleanFilter
 from products.models import Product
 
 ORDERING_FIELDS = ("name", "price", "quantity_in_stock", "id")
-
-
-class StrictBooleanField(forms.Field):
-    """`true`/`false` (or `1`/`0`); anything else is an error rather than silently ignored."""
-
-    default_error_messages = {"invalid": "Must be true or false."}
-
-    def to_python(self, value: Any) -> bool | None:
-        text = str(value).strip().lower() if value is not None else ""
-        if text == "":
-            return None
-        if text in {"true", "1"}:
-            return True
-        if text in {"false", "0"}:
-            return False
-        raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-
-
-class StrictBooleanFilter(django_filters.BooleanFilter):
-    field_class = StrictBooleanField
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):

@@ -2,6 +2,8 @@
 
 from django import forms
 
+from opply.limits import MAX_INT
+
 
 class StockAdjustForm(forms.Form):
     """A signed change of stock with the reason an operator gives for it."""
@@ -9,11 +11,11 @@ class StockAdjustForm(forms.Form):
     delta = forms.IntegerField(
         label="Change",
         help_text="Signed: 5 adds five units, -3 takes three away.",
-        min_value=-(2**31 - 1),
-        max_value=2**31 - 1,
+        min_value=-MAX_INT,
+        max_value=MAX_INT,
     )
     note = forms.CharField(
-        label="Reason",
+        label="Note",
         max_length=255,
         help_text="Why the stock changes (stock count, damaged goods, delivery...).",
     )

@@ -6,8 +6,10 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from opply.limits import MAX_INT
+
 # The largest stock a product can hold (its column is a 32-bit integer).
-MAX_STOCK = 2**31 - 1
+MAX_STOCK = MAX_INT
 
 
 class Product(models.Model):

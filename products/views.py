@@ -9,21 +9,19 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from opply.idempotency import idempotent
-from opply.permissions import IsStaff, IsStaffOrReadOnly
+from opply.limits import ID_PATTERN
+from opply.permissions import IsStaffOrReadOnly
 from opply.schema import IDEMPOTENCY_KEY, error
 from opply.viewsets import ListFilteredViewSet
 from products import selectors, services
 from products.filters import ProductFilter
 from products.models import Product
 from products.serializers import ProductSerializer, StockMovementSerializer
-
-# At most 18 digits: every such id fits the 64-bit primary key, so a longer one is a plain 404
-# instead of an integer overflow in the database driver.
-ID_PATTERN = "[0-9]{1,18}"
 
 
 @extend_schema_view(
@@ -112,7 +110,7 @@ class ProductViewSet(
         filters=False,
         responses={200: StockMovementSerializer(many=True)},
     )
-    @action(detail=True, methods=["get"], permission_classes=[IsStaff])
+    @action(detail=True, methods=["get"], permission_classes=[IsAdminUser])
     def stock_movements(self, request: Request, pk: str | None = None) -> Response:
         movements = selectors.stock_movement_list(product_id=self.get_object().pk)
         page = self.paginate_queryset(movements)  # type: ignore[arg-type]

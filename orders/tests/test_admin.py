@@ -190,3 +190,25 @@ def test_order_search_with_odd_digits_is_not_a_500(admin_client, term):
     response = admin_client.get(reverse("admin:orders_order_changelist"), {"q": term})
 
     assert response.status_code == 200
+
+
+def test_a_cart_shows_the_same_running_total_as_the_api(admin_client, buyer, api):
+    oats = ProductFactory(price="12.50", quantity_in_stock=10)
+    salt = ProductFactory(price="4.00", quantity_in_stock=10)
+    order_add_item(user=buyer, product_id=oats.pk, quantity=2)
+    cart = order_add_item(user=buyer, product_id=salt.pk, quantity=3)
+
+    listing = admin_client.get(reverse("admin:orders_order_changelist"))
+    page = admin_client.get(reverse("admin:orders_order_change", args=[cart.pk]))
+
+    api.force_authenticate(buyer)
+    assert api.get("/orders/current/").json()["total_amount"] == "37.00"
+    assert listing.status_code == page.status_code == 200
+    assert b"37.00" in listing.content
+    html = page.content.decode()
+    assert "37.00" in html
+    # Each line with its unit price at today's price and its line total.
+    assert "12.50" in html
+    assert "25.00" in html
+    assert "4.00" in html
+    assert "12.00" in html

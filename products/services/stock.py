@@ -13,6 +13,7 @@ from opply.exceptions import DomainError, InsufficientStock, NotFound
 from products.models import MAX_STOCK, Product, StockMovement
 
 Actor = AbstractBaseUser | AnonymousUser | None
+Reason = StockMovement.Reason
 
 
 class StockLimitExceeded(DomainError):
@@ -25,7 +26,7 @@ def actor_id(actor: Actor) -> int | None:
 
 
 def stock_adjust(
-    *, product_id: int, delta: int, actor: Actor, note: str = "", reason: str = "adjustment"
+    *, product_id: int, delta: int, actor: Actor, note: str = "", reason: Reason = Reason.ADJUSTMENT
 ) -> StockMovement:
     """Change one product's stock by a signed delta; InsufficientStock if it would go below 0.
     ValueError for a zero delta: the ledger holds no empty movements."""
@@ -49,7 +50,11 @@ def stock_adjust(
 
 
 def stock_take(
-    *, quantities: Mapping[int, int], actor: Actor, order_id: int | None, reason: str = "submit"
+    *,
+    quantities: Mapping[int, int],
+    actor: Actor,
+    order_id: int | None,
+    reason: Reason = Reason.SUBMIT,
 ) -> dict[int, Product]:
     """Take stock for many products at once, all or nothing.
 
@@ -82,7 +87,11 @@ def stock_take(
 
 
 def stock_return(
-    *, quantities: Mapping[int, int], actor: Actor, order_id: int | None, reason: str = "cancel"
+    *,
+    quantities: Mapping[int, int],
+    actor: Actor,
+    order_id: int | None,
+    reason: Reason = Reason.CANCEL,
 ) -> None:
     """Give stock back for many products at once (a cancelled order), with movements.
     Locks in ascending id order; must run inside the caller's transaction."""
@@ -118,7 +127,7 @@ def apply_deltas(
     deltas: Mapping[int, int],
     products: Mapping[int, Product],
     *,
-    reason: str,
+    reason: Reason,
     actor: Actor,
     order_id: int | None = None,
     note: str = "",
