@@ -25,6 +25,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.http.request import RawPostDataException
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -38,6 +40,29 @@ HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 
 View = TypeVar("View", bound=Callable[..., Response])
+
+# What the decorator adds to an operation, declared here once: opply.schema documents every
+# decorated view with this header and these responses, and no view repeats them.
+KEY_PARAMETER = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        f"Retry-safe key (1 to {MAX_KEY_LENGTH} characters), scoped to the caller: the first "
+        "complete response is stored and replayed for every retry with the same key."
+    ),
+)
+RESPONSES = {
+    "400": f"`{HEADER}` longer than {MAX_KEY_LENGTH} characters or blank.",
+    "409": "`idempotency_in_progress`: a request with the same key is still running.",
+    "422": "`idempotency_key_reused`: the key was used with a different request.",
+}
+
+
+def is_idempotent(view_method: Any) -> bool:
+    """Whether a view method is wrapped by `idempotent` (read by the schema generator)."""
+    return getattr(view_method, "idempotent", False) is True
 
 
 class IdempotencyInProgress(DomainError):
@@ -87,6 +112,7 @@ def idempotent(view_method: View) -> View:
         except _NotStored as not_stored:
             return not_stored.response
 
+    wrapper.idempotent = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 

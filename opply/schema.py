@@ -15,19 +15,17 @@ from typing import Any
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.serializers import PolymorphicProxySerializerExtension
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
     inline_serializer,
 )
 from rest_framework import permissions, serializers
 
+from opply import idempotency
 from opply.permissions import IsStaffOrReadOnly
 
 BASIC_AUTH = "basicAuth"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -120,17 +118,6 @@ TRANSITION_CONFLICT = OpenApiResponse(
     description="`illegal_transition` naming both states, or `idempotency_in_progress`.",
 )
 
-IDEMPOTENCY_KEY = OpenApiParameter(
-    IDEMPOTENCY_HEADER,
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=False,
-    description=(
-        "Retry-safe key (1 to 255 characters), scoped to the caller: the first complete "
-        "response is stored and replayed for every retry with the same key."
-    ),
-)
-
 TokenSerializer = inline_serializer("Token", {"token": serializers.CharField()})
 
 _RETRY_AFTER = {
@@ -207,27 +194,30 @@ class AutoSchema(openapi.AutoSchema):
             errors.append(("403", "Signed in, but staff only."))
         if "{" in self.path or self._is_list_view():
             errors.append(("404", "No such object visible to the caller, or no such page."))
-        if self._accepts_idempotency_key():
-            errors.append(("409", "`idempotency_in_progress`: the same key is still running."))
         if self.method in _BODY_METHODS and self.get_request_serializer() is not None:
             errors.append(("415", "Unsupported media type; send JSON."))
-        if self._accepts_idempotency_key():
-            errors.append(("422", "`idempotency_key_reused` with a different request."))
         if self.view.get_throttles():
             errors.append(("429", "Throttled; retry after `Retry-After` seconds."))
         if self.view.get_authenticators():
             errors.append(("503", "Database unavailable; retry after `Retry-After` seconds."))
-        return errors
+        if self._accepts_idempotency_key():
+            known = {code for code, _ in errors}
+            errors += [item for item in idempotency.RESPONSES.items() if item[0] not in known]
+        return sorted(errors)
 
     def _reads_input(self) -> bool:
         if self.method in _BODY_METHODS and self.get_request_serializer() is not None:
             return True
-        if self._accepts_idempotency_key():
-            return True
         return self.method == "GET" and self._is_list_view() and bool(self.get_filter_backends())
 
     def _accepts_idempotency_key(self) -> bool:
-        return any(
-            isinstance(p, OpenApiParameter) and p.name == IDEMPOTENCY_HEADER
-            for p in self.get_override_parameters()
-        )
+        handler = getattr(self.view, getattr(self.view, "action", None) or "", None)
+        if handler is None:
+            handler = getattr(self.view, self.method.lower(), None)
+        return idempotency.is_idempotent(handler)
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters = list(super().get_override_parameters())
+        if self._accepts_idempotency_key():
+            parameters.append(idempotency.KEY_PARAMETER)
+        return parameters

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from opply.idempotency import idempotent
 from opply.limits import ID_PATTERN
 from opply.permissions import caller
-from opply.schema import IDEMPOTENCY_KEY, STOCK_CONFLICT, TRANSITION_CONFLICT, error
+from opply.schema import STOCK_CONFLICT, TRANSITION_CONFLICT, error
 from opply.viewsets import ListFilteredViewSet
 from orders import selectors, services
 from orders.filters import OrderFilter
@@ -75,7 +75,6 @@ class OrderViewSet(
             "active cart is untouched."
         ),
         request=PlaceOrderSerializer,
-        parameters=[IDEMPOTENCY_KEY],
         responses={201: OrderSerializer, 409: STOCK_CONFLICT},
     )
     @idempotent
@@ -104,7 +103,6 @@ class OrderViewSet(
             "frozen. When any line is short, the 409 lists every short line and nothing changes."
         ),
         request=None,
-        parameters=[IDEMPOTENCY_KEY],
         responses={200: OrderSerializer, 409: STOCK_CONFLICT},
     )
     @action(detail=True, methods=["post"])
@@ -116,7 +114,6 @@ class OrderViewSet(
         summary="Cancel a submitted order (owner or staff)",
         description="Submitted to cancelled; its stock is restored and recorded in the ledger.",
         request=None,
-        parameters=[IDEMPOTENCY_KEY],
         responses={200: OrderSerializer, 409: TRANSITION_CONFLICT},
     )
     @action(detail=True, methods=["post"])
@@ -127,7 +124,6 @@ class OrderViewSet(
     @extend_schema(
         summary="Fulfil a submitted order (staff)",
         request=None,
-        parameters=[IDEMPOTENCY_KEY],
         responses={200: OrderSerializer, 409: TRANSITION_CONFLICT},
     )
     @action(detail=True, methods=["post"], permission_classes=[IsAdminUser])
@@ -154,7 +150,6 @@ class ProductCartViewSet(viewsets.GenericViewSet[Product]):
             "409 `insufficient_stock` if the line would exceed the stock."
         ),
         request=QuantitySerializer,
-        parameters=[IDEMPOTENCY_KEY],
         responses={200: OrderSerializer, 409: STOCK_CONFLICT},
     )
     @action(detail=True, methods=["post"])
@@ -173,7 +168,6 @@ class ProductCartViewSet(viewsets.GenericViewSet[Product]):
             "404 `not_in_order` when the product is not in the active order."
         ),
         request=QuantitySerializer,
-        parameters=[IDEMPOTENCY_KEY],
         responses={200: OrderSerializer, 404: error("`not_in_order` or no such product.")},
     )
     @action(detail=True, methods=["post"])

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from opply.idempotency import idempotent
 from opply.limits import ID_PATTERN
 from opply.permissions import IsStaffOrReadOnly
-from opply.schema import IDEMPOTENCY_KEY, error
+from opply.schema import error
 from opply.viewsets import ListFilteredViewSet
 from products import selectors, services
 from products.filters import ProductFilter
@@ -70,7 +70,6 @@ class ProductViewSet(
     @extend_schema(
         summary="Create a product (staff)",
         description="Its initial stock is recorded in the ledger.",
-        parameters=[IDEMPOTENCY_KEY],
         responses={201: ProductSerializer},
     )
     @idempotent

@@ -27,6 +27,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from tests import jobs
+
 T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,21 +132,12 @@ class Database:
     def check_stock(self) -> subprocess.CompletedProcess[str]:
         return self.manage("check_stock", timeout=60)
 
-    def run(self, code: str, **params: Any) -> Any:
-        """Run Python `code` with Django set up against this database; `params` are bound as
-        names, and whatever the code assigns to `result` comes back (through JSON)."""
-        script = (
-            "import json, os, sys\n"
-            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'opply.settings')\n"
-            "import django\n"
-            "django.setup()\n"
-            "globals().update(json.loads(sys.stdin.read()))\n"
-            "result = None\n"
-            f"{code}\n"
-            "print('\\n' + json.dumps(result, default=str))\n"
-        )
+    def run(self, job: Callable[..., Any], **params: Any) -> Any:
+        """Call `job`, a function of tests/jobs.py, inside Django against this database, in a
+        child process; `params` and the result travel as JSON."""
+        assert callable(job), "pass a function of tests/jobs.py, not code in a string"
         done = subprocess.run(
-            [PYTHON, "-c", script],
+            [PYTHON, "-m", "tests.run_job", f"{job.__module__}:{job.__name__}"],
             cwd=ROOT,
             env=self.env(),
             input=json.dumps(params),
@@ -185,46 +178,6 @@ def _admin_connection(server_url: str) -> Iterator[Any]:
         yield connection
 
 
-SEED_CODE = """
-import secrets
-from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
-from orders.models import Order, OrderLine
-from products.models import Product
-from products.services import product_create
-
-User = get_user_model()
-products = [
-    product_create(actor=None, name=f"Product {i}", price=price, quantity_in_stock=stock)
-    for i, (price, stock) in enumerate(stocks_and_prices)
-]
-users = User.objects.bulk_create(
-    [User(username=f"{prefix}{i:05d}", password="!") for i in range(buyers)]
-)
-users = list(User.objects.filter(username__startswith=prefix).order_by("username"))
-tokens = Token.objects.bulk_create(
-    [Token(user=user, key=secrets.token_hex(20)) for user in users]
-)
-carts = []
-if cart:
-    orders = Order.objects.bulk_create([Order(user=user) for user in users])
-    orders = list(Order.objects.filter(user__in=users).order_by("user__username"))
-    OrderLine.objects.bulk_create(
-        [
-            OrderLine(order=order, product=products[index], quantity=quantity)
-            for order in orders
-            for index, quantity in cart
-        ]
-    )
-    carts = [order.pk for order in orders]
-result = {
-    "products": [product.pk for product in products],
-    "tokens": [token.key for token in sorted(tokens, key=lambda t: t.user.username)],
-    "orders": carts,
-}
-"""
-
-
 @dataclass
 class Seed:
     products: list[int]
@@ -243,7 +196,7 @@ def seed(
     """Products (made through the service, so the ledger holds), buyers with tokens and, when
     `cart` lists (product index, quantity) pairs, an active order per buyer holding them."""
     result = database.run(
-        SEED_CODE,
+        jobs.seed,
         stocks_and_prices=[list(p) for p in products],
         buyers=buyers,
         cart=[list(line) for line in cart],
@@ -252,33 +205,9 @@ def seed(
     return Seed(products=result["products"], tokens=result["tokens"], orders=result["orders"])
 
 
-ORDERS_STATE_CODE = """
-from collections import defaultdict
-from orders.models import Order
-from products.models import Product, StockMovement
-
-orders = {}
-for order in Order.objects.prefetch_related("lines"):
-    orders[order.pk] = {
-        "status": order.status,
-        "submitted_at": order.submitted_at,
-        "lines": {line.product_id: line.quantity for line in order.lines.all()},
-        "prices": [line.unit_price for line in order.lines.all()],
-        "movements": {},
-    }
-for movement in StockMovement.objects.exclude(order_id=None):
-    moves = orders[movement.order_id]["movements"]
-    moves.setdefault(movement.product_id, []).append([movement.reason, movement.delta])
-result = {
-    "orders": orders,
-    "stock": dict(Product.objects.values_list("pk", "quantity_in_stock")),
-}
-"""
-
-
 def orders_state(database: Database) -> tuple[dict[int, dict[str, Any]], dict[int, int]]:
     """Every order (status, lines, its ledger movements by product) and every product's stock."""
-    state = database.run(ORDERS_STATE_CODE)
+    state = database.run(jobs.orders_state)
     orders = {int(pk): order for pk, order in state["orders"].items()}
     for order in orders.values():
         order["lines"] = {int(pk): qty for pk, qty in order["lines"].items()}

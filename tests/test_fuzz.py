@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from tests import jobs
 from tests.servers import Database, ServerFarm
 
 ST = str(Path(sys.executable).parent / "st")
@@ -33,28 +34,6 @@ CHECKS = ",".join(
         "response_schema_conformance",
     ]
 )
-
-ACCOUNTS_CODE = """
-from django.contrib.auth import get_user_model
-from orders.services import order_add_item
-from products.services import product_create
-from accounts.services import token_get_or_create
-
-User = get_user_model()
-buyer = User.objects.create_user("fuzz-buyer", password="fuzz-buyer-password")
-staff = User.objects.create_user("fuzz-staff", password="fuzz-staff-password", is_staff=True)
-revoker = User.objects.create_user("fuzz-revoker", password="fuzz-revoker-password")
-products = [
-    product_create(actor=None, name=f"Fuzz product {i}", price="9.99", quantity_in_stock=50)
-    for i in range(3)
-]
-order_add_item(user=buyer, product_id=products[0].pk, quantity=2)
-result = {
-    "buyer": token_get_or_create(user=buyer).key,
-    "staff": token_get_or_create(user=staff).key,
-    "revoker": token_get_or_create(user=revoker).key,
-}
-"""
 
 
 def _schemathesis(server_url: str, token: str, cwd: Path, *selection: str) -> tuple[int, str]:
@@ -112,7 +91,7 @@ def _server_errors_in_log(log: str) -> list[str]:
 def test_fuzzing_every_operation_finds_no_server_error_and_no_schema_violation(
     system_database: Database, farm: ServerFarm, tmp_path: Path
 ):
-    tokens = system_database.run(ACCOUNTS_CODE)
+    tokens = system_database.run(jobs.fuzz_accounts)
     (server,) = farm.start(system_database, workers=2)
 
     runs = {

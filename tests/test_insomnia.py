@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests import jobs
 from tests.servers import CLIENT_TIMEOUT, ROOT, Database, ServerFarm
 
 pytestmark = pytest.mark.system
@@ -191,12 +192,7 @@ def test_the_collection_starts_with_the_seed_flow_and_covers_every_operation():
 def test_every_request_answers_its_expected_status_on_a_live_server(
     system_database: Database, farm: ServerFarm, monkeypatch: pytest.MonkeyPatch
 ):
-    system_database.run(
-        "from django.contrib.auth import get_user_model\n"
-        "get_user_model().objects.create_superuser(username, 'admin@example.com', password)\n",
-        username=USERNAME,
-        password=PASSWORD,
-    )
+    system_database.run(jobs.create_superuser, username=USERNAME, password=PASSWORD)
     monkeypatch.setenv("SECURE_SSL_REDIRECT", "false")
     [server] = farm.start(system_database, workers=2)
     export = load()

@@ -9,6 +9,7 @@ from functools import partial
 
 import pytest
 
+from tests.jobs import line_products_by_order
 from tests.servers import (
     Database,
     Outcome,
@@ -44,12 +45,7 @@ def test_opposite_lock_orders_neither_deadlock_nor_split_an_order(
     carts = run_concurrently([partial(_fill_cart, *p) for p in plan], threads=16)
     assert {o.status for adds in carts for o in adds} == {200}
     cart_ids = [adds[-1].body["id"] for adds in carts]
-    line_orders = postgres_database.run(
-        "from orders.models import OrderLine\n"
-        "result = {}\n"
-        "for line in OrderLine.objects.order_by('id'):\n"
-        "    result.setdefault(line.order_id, []).append(line.product_id)\n"
-    )
+    line_orders = postgres_database.run(line_products_by_order)
     assert {tuple(line_orders[str(pk)]) for pk in cart_ids} == set(orderings)
 
     # Every buyer submits the cart and, at the same time, places a second order naming the

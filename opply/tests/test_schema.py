@@ -219,3 +219,30 @@ def test_the_docs_ui_loads_nothing_from_other_hosts(api, path):
 
     assert any("/static/drf_spectacular_sidecar/" in asset for asset in assets)
     assert [asset for asset in assets if asset.startswith(("http:", "https:", "//"))] == []
+
+
+def _handler(method: str, path: str):
+    """The view method that serves an operation of the schema."""
+    from django.urls import resolve
+
+    match = resolve(path.replace("{id}", "1"))
+    view_class = match.func.cls  # type: ignore[attr-defined]
+    actions = getattr(match.func, "actions", None) or {}
+    return getattr(view_class, actions.get(method, method))
+
+
+def test_idempotency_key_is_documented_exactly_where_the_decorator_honours_it(schema):
+    from opply.idempotency import HEADER, RESPONSES, is_idempotent
+
+    decorated, documented = set(), set()
+    for method, path, operation in operations(schema):
+        if is_idempotent(_handler(method, path)):
+            decorated.add((method, path))
+            assert set(RESPONSES) <= set(operation["responses"]), (method, path)
+        headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        if HEADER in headers:
+            documented.add((method, path))
+
+    assert decorated == documented
+    assert ("post", "/orders/{id}/submit/") in decorated
+    assert ("get", "/orders/") not in decorated

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests import jobs
 from tests.servers import ROOT, Database, Server, ServerFarm
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,21 +32,6 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 STEP_TIMEOUT_MS = 15_000
 
 ADMIN_PASSWORD = "browser-admin-password"
-
-SETUP_CODE = """
-from django.contrib.auth import get_user_model
-from orders.services import order_place
-from products.services import product_create
-
-User = get_user_model()
-User.objects.create_superuser("admin", "admin@example.com", admin_password)
-buyer = User.objects.create_user("shop", "shop@example.com", "shop-password")
-flour = product_create(actor=None, name="Rye flour", sku="RYE-25", price="18.50",
-                       quantity_in_stock=10)
-order = order_place(user=buyer, items=[{"product": flour.pk, "quantity": 4}])
-other = order_place(user=buyer, items=[{"product": flour.pk, "quantity": 1}])
-result = {"flour": flour.pk, "order": order.pk, "other_order": other.pk}
-"""
 
 
 @dataclass
@@ -72,7 +58,7 @@ def live_admin(
     monkeypatch.setenv("STATIC_ROOT", str(tmp_path / "static"))
     collected = system_database.manage("collectstatic", "--noinput", "--verbosity", "0")
     assert collected.returncode == 0, collected.stderr
-    made = system_database.run(SETUP_CODE, admin_password=ADMIN_PASSWORD)
+    made = system_database.run(jobs.admin_scene, admin_password=ADMIN_PASSWORD)
     (server,) = farm.start(system_database, workers=2)
     return LiveAdmin(
         server=server,

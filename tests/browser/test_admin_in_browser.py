@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from tests import jobs
 from tests.browser.conftest import ADMIN_PASSWORD, CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.system]
@@ -21,25 +22,6 @@ sync_api = pytest.importorskip(
     "playwright.sync_api", reason="browser tests skipped: playwright is not installed"
 )
 expect = sync_api.expect
-
-STATE_CODE = """
-from django.db.models import Sum
-from orders.models import Order
-from products.models import Product, StockMovement
-
-products = {
-    p.sku: {
-        "stock": p.quantity_in_stock,
-        "ledger": p.movements.aggregate(total=Sum("delta"))["total"],
-        "movements": list(p.movements.order_by("id").values_list("reason", "delta", "note")),
-    }
-    for p in Product.objects.all()
-}
-result = {
-    "products": products,
-    "orders": dict(Order.objects.values_list("pk", "status")),
-}
-"""
 
 
 def test_staff_adjusts_stock_and_cancels_an_order_in_the_admin(page, step, live_admin):
@@ -125,7 +107,7 @@ def test_staff_adjusts_stock_and_cancels_an_order_in_the_admin(page, step, live_
             f"Order #{live_admin.other_order_id} fulfilled."
         )
 
-    state = live_admin.database.run(STATE_CODE)
+    state = live_admin.database.run(jobs.catalogue_and_ledger)
     assert state["orders"] == {
         str(live_admin.order_id): "cancelled",
         str(live_admin.other_order_id): "fulfilled",

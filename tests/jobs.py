@@ -1,0 +1,139 @@
+"""Work that the system tests run inside Django against a test's own database, in a child
+process (`Database.run(jobs.seed, ...)` in tests/servers.py). Plain functions: keyword
+arguments and return values travel as JSON, so they take and return JSON-shaped data."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Sum
+from rest_framework.authtoken.models import Token
+
+from accounts.services import token_get_or_create
+from orders.models import Order, OrderLine
+from orders.services import order_add_item, order_place
+from products.models import Product, StockMovement
+from products.services import product_create
+
+
+def seed(
+    *, stocks_and_prices: list[list[Any]], buyers: int, cart: list[list[int]], prefix: str
+) -> dict[str, list[Any]]:
+    """Products through the service (so the ledger holds), buyers with tokens, and, when
+    `cart` lists (product index, quantity) pairs, an active order per buyer holding them."""
+    User = get_user_model()
+    products = [
+        product_create(actor=None, name=f"Product {i}", price=price, quantity_in_stock=stock)
+        for i, (price, stock) in enumerate(stocks_and_prices)
+    ]
+    User.objects.bulk_create(
+        [User(username=f"{prefix}{i:05d}", password="!") for i in range(buyers)]
+    )
+    users = list(User.objects.filter(username__startswith=prefix).order_by("username"))
+    tokens = Token.objects.bulk_create(
+        [Token(user=user, key=secrets.token_hex(20)) for user in users]
+    )
+    carts: list[int] = []
+    if cart:
+        Order.objects.bulk_create([Order(user=user) for user in users])
+        orders = list(Order.objects.filter(user__in=users).order_by("user__username"))
+        OrderLine.objects.bulk_create(
+            [
+                OrderLine(order=order, product=products[index], quantity=quantity)
+                for order in orders
+                for index, quantity in cart
+            ]
+        )
+        carts = [order.pk for order in orders]
+    return {
+        "products": [product.pk for product in products],
+        "tokens": [token.key for token in sorted(tokens, key=lambda t: t.user.username)],
+        "orders": carts,
+    }
+
+
+def orders_state() -> dict[str, Any]:
+    """Every order (status, lines, prices, its ledger movements by product) and every
+    product's stock."""
+    orders: dict[int, dict[str, Any]] = {}
+    for order in Order.objects.prefetch_related("lines"):
+        orders[order.pk] = {
+            "status": order.status,
+            "submitted_at": order.submitted_at,
+            "lines": {line.product_id: line.quantity for line in order.lines.all()},
+            "prices": [line.unit_price for line in order.lines.all()],
+            "movements": {},
+        }
+    for movement in StockMovement.objects.exclude(order_id=None):
+        assert movement.order_id is not None
+        moves = orders[movement.order_id]["movements"]
+        moves.setdefault(movement.product_id, []).append([movement.reason, movement.delta])
+    return {
+        "orders": orders,
+        "stock": dict(Product.objects.values_list("pk", "quantity_in_stock")),
+    }
+
+
+def line_products_by_order() -> dict[int, list[int]]:
+    """Each order's product ids in the order its lines were written."""
+    result: dict[int, list[int]] = {}
+    for line in OrderLine.objects.order_by("id"):
+        result.setdefault(line.order_id, []).append(line.product_id)
+    return result
+
+
+def create_superuser(*, username: str, password: str) -> None:
+    get_user_model().objects.create_superuser(username, "admin@example.com", password)
+
+
+def admin_scene(*, admin_password: str) -> dict[str, int]:
+    """A superuser, a buyer and two placed orders of one product, for the admin's browser test."""
+    User = get_user_model()
+    User.objects.create_superuser("admin", "admin@example.com", admin_password)
+    buyer = User.objects.create_user("shop", "shop@example.com", "shop-password")
+    flour = product_create(
+        actor=None, name="Rye flour", sku="RYE-25", price=Decimal("18.50"), quantity_in_stock=10
+    )
+    order = order_place(user=buyer, items=[{"product": flour.pk, "quantity": 4}])
+    other = order_place(user=buyer, items=[{"product": flour.pk, "quantity": 1}])
+    return {"flour": flour.pk, "order": order.pk, "other_order": other.pk}
+
+
+def catalogue_and_ledger() -> dict[str, Any]:
+    """Each product by sku with its stock, the sum of its ledger and its movements; each
+    order's status."""
+    products = {
+        product.sku: {
+            "stock": product.quantity_in_stock,
+            "ledger": product.movements.aggregate(total=Sum("delta"))["total"],
+            "movements": list(
+                product.movements.order_by("id").values_list("reason", "delta", "note")
+            ),
+        }
+        for product in Product.objects.all()
+    }
+    return {"products": products, "orders": dict(Order.objects.values_list("pk", "status"))}
+
+
+def fuzz_accounts() -> dict[str, str]:
+    """A buyer with a cart, a staff user and a user whose token the fuzzer may revoke; their
+    token keys by role."""
+    User = get_user_model()
+    buyer = User.objects.create_user("fuzz-buyer", password="fuzz-buyer-password")
+    staff = User.objects.create_user("fuzz-staff", password="fuzz-staff-password", is_staff=True)
+    revoker = User.objects.create_user("fuzz-revoker", password="fuzz-revoker-password")
+    products = [
+        product_create(
+            actor=None, name=f"Fuzz product {i}", price=Decimal("9.99"), quantity_in_stock=50
+        )
+        for i in range(3)
+    ]
+    order_add_item(user=buyer, product_id=products[0].pk, quantity=2)
+    return {
+        "buyer": token_get_or_create(user=buyer).key,
+        "staff": token_get_or_create(user=staff).key,
+        "revoker": token_get_or_create(user=revoker).key,
+    }
