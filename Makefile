@@ -7,13 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 PIP := $(PY) -m pip
-PORT ?= 8000
-export PORT
 
 .PHONY: help install install-dev run migrate superuser test lint format bench clean
 
 help:
-	@echo "make run     - install, migrate, serve on http://localhost:$(PORT) (gunicorn)"
+	@echo "make run     - install, migrate, serve on http://localhost:8000 (PORT in .env or the environment)"
 	@echo "make test    - install dev dependencies and run the whole suite"
 	@echo "make lint    - ruff, ruff format --check, mypy, makemigrations --check"
 	@echo "make bench   - benchmarks against a hand-written ceiling (PostgreSQL)"
@@ -44,7 +42,6 @@ migrate: $(VENV)/.installed .env
 
 run: migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	@echo "Serving on http://localhost:$(PORT) (Ctrl-C to stop)"
 	$(BIN)/gunicorn --config gunicorn.conf.py opply.wsgi
 
 superuser: migrate

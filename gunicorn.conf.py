@@ -1,17 +1,45 @@
-"""gunicorn settings, read from the environment (see .env.example).
+"""gunicorn settings, read from the environment and the project's `.env` (see .env.example).
 
-Shutdown is graceful: on SIGTERM (docker stop, Kubernetes) gunicorn stops accepting,
-lets in-flight requests finish for up to GUNICORN_GRACEFUL_TIMEOUT seconds, then exits.
-Keep the orchestrator's grace period longer than that (compose: stop_grace_period,
-Kubernetes: terminationGracePeriodSeconds).
+The `.env` file is read the way the settings read it (opply/settings.py): a variable already
+set in the environment wins, so `PORT=8001 make run` overrides a PORT in `.env`.
+
+Shutdown is graceful: on SIGTERM (docker stop, Kubernetes) or Ctrl-C, gunicorn stops
+accepting, serves the connections already queued and lets in-flight requests finish for up to
+GUNICORN_GRACEFUL_TIMEOUT seconds, then exits (a second Ctrl-C stops at once). Keep the
+orchestrator's grace period longer than that (compose: stop_grace_period, Kubernetes:
+terminationGracePeriodSeconds).
+
+The workers (opply/gunicorn_worker.py) answer the requests gunicorn refuses itself in the
+API's JSON and bound how long a client may take to send its request (GUNICORN_READ_TIMEOUT).
+The worker class (gthread, threads per worker) was chosen by measurement: docs/deployment.md.
 """
 
+import errno
 import multiprocessing
 import os
+import signal
+import socket
+import sys
+from typing import Any
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-worker_class = "sync"
+import environ
+
+environ.Env.read_env(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".env"))
+
+_host = os.environ.get("HOST", "127.0.0.1")
+_port = os.environ.get("PORT", "8000")
+bind = f"{_host}:{_port}"
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
+# gthread (a pool of threads per worker process) or sync (one request per process).
+_WORKER_CLASSES = {
+    "gthread": "opply.gunicorn_worker.ThreadWorker",
+    "sync": "opply.gunicorn_worker.SyncWorker",
+}
+_worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+worker_class = _WORKER_CLASSES[_worker_class]
+# Threads per gthread worker (gunicorn would swap a sync worker given more than one for its
+# own gthread worker, so sync keeps one).
+threads = int(os.environ.get("GUNICORN_THREADS", "4")) if _worker_class == "gthread" else 1
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
@@ -40,3 +68,43 @@ if os.environ.get("LOG_FORMAT", "json") != "plain":
 # server that user runs, and needs a writable home; off unless GUNICORN_CONTROL_SOCKET names one.
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket
+
+
+def on_starting(server: Any) -> None:
+    """A port already in use is one clear line, not gunicorn's retries and a traceback."""
+    if os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS"):
+        return  # Re-executed or socket-activated: the sockets are inherited, not bound.
+    try:
+        infos = socket.getaddrinfo(_host, int(_port), type=socket.SOCK_STREAM)
+    except (OSError, ValueError):
+        return  # gunicorn reports a bad address itself.
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return
+            print(
+                f"Port {_port} on {_host} is already in use: stop what is using it, or choose "
+                f"another port with PORT=<port> (e.g. `PORT={int(_port) + 1} make run`, or "
+                "PORT= in .env).",
+                file=sys.stderr,
+                flush=True,
+            )
+            os._exit(1)
+
+
+def when_ready(server: Any) -> None:
+    shown = "localhost" if _host in ("127.0.0.1", "0.0.0.0", "::") else _host  # noqa: S104
+    print(f"Serving on http://{shown}:{_port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    # Ctrl-C stops as gracefully as SIGTERM; gunicorn's own SIGINT handling drops in-flight
+    # requests. A second Ctrl-C during the graceful stop still stops at once.
+    server.handle_int = server.handle_term
+
+
+def post_worker_init(worker: Any) -> None:
+    # The terminal's Ctrl-C reaches every process of the group: workers leave it to the
+    # master, which stops them gracefully.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -47,7 +47,11 @@ class RequestIDMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = accept_or_generate(request.headers.get(REQUEST_ID_HEADER))
+        # The gunicorn worker (opply.gunicorn_worker) has already chosen it, so that its own
+        # log lines for this request carry the same id.
+        request_id = current_request_id.get() or accept_or_generate(
+            request.headers.get(REQUEST_ID_HEADER)
+        )
         request.request_id = request_id  # type: ignore[attr-defined]
         token = current_request_id.set(request_id)
         try:
