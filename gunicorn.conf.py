@@ -29,6 +29,35 @@ environ.Env.read_env(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".
 _host = os.environ.get("HOST", "127.0.0.1")
 _port = os.environ.get("PORT", "8000")
 bind = f"{_host}:{_port}"
+
+
+def _exit_if_port_taken() -> None:
+    """A port already in use is one clear line, not gunicorn's retries and a traceback."""
+    if os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS"):
+        return  # Re-executed or socket-activated: the sockets are inherited, not bound.
+    try:
+        infos = socket.getaddrinfo(_host, int(_port), type=socket.SOCK_STREAM)
+    except (OSError, ValueError):
+        return  # gunicorn reports a bad address itself.
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return
+            print(
+                f"Port {_port} on {_host} is already in use: stop what is using it, or choose "
+                f"another port with PORT=<port> (e.g. `PORT={int(_port) + 1} make run`, or "
+                "PORT= in .env).",
+                file=sys.stderr,
+                flush=True,
+            )
+            sys.exit(1)
+
+
+_exit_if_port_taken()
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
 # gthread (a pool of threads per worker process) or sync (one request per process).
 _WORKER_CLASSES = {
@@ -68,32 +97,6 @@ if os.environ.get("LOG_FORMAT", "json") != "plain":
 # server that user runs, and needs a writable home; off unless GUNICORN_CONTROL_SOCKET names one.
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket
-
-
-def on_starting(server: Any) -> None:
-    """A port already in use is one clear line, not gunicorn's retries and a traceback."""
-    if os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS"):
-        return  # Re-executed or socket-activated: the sockets are inherited, not bound.
-    try:
-        infos = socket.getaddrinfo(_host, int(_port), type=socket.SOCK_STREAM)
-    except (OSError, ValueError):
-        return  # gunicorn reports a bad address itself.
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                return
-            print(
-                f"Port {_port} on {_host} is already in use: stop what is using it, or choose "
-                f"another port with PORT=<port> (e.g. `PORT={int(_port) + 1} make run`, or "
-                "PORT= in .env).",
-                file=sys.stderr,
-                flush=True,
-            )
-            os._exit(1)
 
 
 def when_ready(server: Any) -> None:

@@ -30,9 +30,11 @@ import io
 import json
 import logging
 import os
+import re
 import select
 import socket
 import time
+from contextvars import ContextVar
 from typing import Any
 
 from gunicorn import util
@@ -129,8 +131,16 @@ def _header(req: Any, name: str) -> str | None:
     return None
 
 
+# The request head as it arrived, for the request id of a request gunicorn could not parse.
+_head_seen: ContextVar[bytes] = ContextVar("head_seen", default=b"")
+_REQUEST_ID_LINE = re.compile(rb"\r\nx-request-id:[ \t]*([^\r\n]*)", re.IGNORECASE)
+
+
 def _request_id_of(req: Any) -> str:
-    return accept_or_generate(_header(req, REQUEST_ID_HEADER))
+    candidate = _header(req, REQUEST_ID_HEADER)
+    if candidate is None and (found := _REQUEST_ID_LINE.search(_head_seen.get())):
+        candidate = found.group(1).decode("latin-1").strip()
+    return accept_or_generate(candidate)
 
 
 def _error_body(detail: str, code: str) -> dict[str, Any]:
@@ -162,7 +172,8 @@ def _send_json_error(sock: socket.socket, status: int, reason: str, body: dict[s
 def _await_head(sock: socket.socket, timeout: float) -> bool:
     """Wait until the request head has arrived, without consuming it; False if it did not
     within `timeout` seconds. A closed connection or a head over the peek size returns True:
-    gunicorn's parser then sees the end of the stream or its own limits."""
+    gunicorn's parser then sees the end of the stream or its own limits. What arrived is kept
+    in `_head_seen`."""
     deadline = time.monotonic() + timeout
     seen = -1
     while True:
@@ -178,6 +189,7 @@ def _await_head(sock: socket.socket, timeout: float) -> bool:
             continue
         except OSError:
             return True
+        _head_seen.set(data)
         if not data or _HEAD_END in data or len(data) >= _HEAD_PEEK_BYTES:
             return True
         if len(data) == seen:
@@ -304,6 +316,7 @@ class SyncWorker(JsonErrorsMixin, sync.SyncWorker):
             super().handle(listener, client, addr)
         finally:
             current_request_id.set(None)
+            _head_seen.set(b"")
 
     def handle_request(self, listener: Any, req: Any, client: socket.socket, addr: Any) -> None:
         self._begin_request(req, client)
@@ -339,6 +352,7 @@ class ThreadWorker(JsonErrorsMixin, gthread.ThreadWorker):
             return super().handle(conn)
         finally:
             current_request_id.set(None)
+            _head_seen.set(b"")
 
     def handle_request(self, req: Any, conn: Any) -> Any:
         self._begin_request(req, conn.sock)

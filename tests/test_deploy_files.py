@@ -32,7 +32,11 @@ _READ_ELSEWHERE = {"DJANGO_SETTINGS_MODULE", "PYTHONUNBUFFERED", "PYTHONDONTWRIT
 
 def _names_read_by_the_app() -> set[str]:
     names: set[str] = set()
-    for source in (ROOT / "opply" / "settings.py", ROOT / "gunicorn.conf.py"):
+    for source in (
+        ROOT / "opply" / "settings.py",
+        ROOT / "gunicorn.conf.py",
+        ROOT / "opply" / "gunicorn_worker.py",
+    ):
         for match in _ENV_READ.finditer(source.read_text()):
             names.add(next(group for group in match.groups() if group))
     return names
