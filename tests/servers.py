@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -479,3 +480,109 @@ def summary(name: str, outcomes: list[Outcome], elapsed: float, **figures: Any) 
     print(line)
     SUMMARIES.append(line)
     return line
+
+
+# --- nginx in front ----------------------------------------------------------------------
+
+NGINX_TEMPLATE = ROOT / "deploy" / "nginx" / "opply.conf.template"
+
+
+def nginx_binary() -> str | None:
+    """Debian's nginx (`.ci/run` and `make test` install it when it is missing)."""
+    return shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/usr/local/sbin")
+
+
+def render_nginx_template(text: str, **values: str) -> str:
+    """Fill in ${NAME} for the given names only, as the nginx image's templates do; nginx's
+    own $variables are left alone."""
+    for name, value in values.items():
+        text = text.replace("${" + name + "}", value)
+    return text
+
+
+@dataclass
+class Nginx:
+    """A real nginx running the committed configuration (deploy/nginx), in the foreground."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    @classmethod
+    def start(cls, tmp_path: Path, *, upstream: str) -> Nginx:
+        binary = nginx_binary()
+        assert binary, "nginx is missing: `make test` and .ci/run install Debian's nginx"
+        prefix = tmp_path / "nginx"
+        for directory in ("logs", "temp/body", "temp/proxy"):
+            (prefix / directory).mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        (prefix / "opply.conf").write_text(
+            render_nginx_template(
+                NGINX_TEMPLATE.read_text(),
+                OPPLY_LISTEN_PORT=f"127.0.0.1:{port}",
+                OPPLY_UPSTREAM=upstream,
+            )
+        )
+        # The main file the nginx image (or a Debian host) provides around the committed one.
+        main = [
+            "worker_processes 1;",
+            f"pid {prefix}/nginx.pid;",
+            f"error_log {prefix}/logs/error.log warn;",
+            "events { worker_connections 1024; }",
+            "http {",
+            f"  access_log {prefix}/logs/access.log;",
+            f"  client_body_temp_path {prefix}/temp/body;",
+            f"  proxy_temp_path {prefix}/temp/proxy;",
+            "  fastcgi_temp_path /tmp; uwsgi_temp_path /tmp; scgi_temp_path /tmp;",
+            f"  include {prefix}/opply.conf;",
+            "}",
+        ]
+        if os.geteuid() == 0:
+            main.insert(0, "user root;")  # the test's temporary directory is root's only
+        (prefix / "nginx.conf").write_text("\n".join(main) + "\n")
+        log = prefix / "logs" / "stderr.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [
+                    binary,
+                    "-p",
+                    str(prefix),
+                    "-c",
+                    str(prefix / "nginx.conf"),
+                    "-e",
+                    "stderr",
+                    "-g",
+                    "daemon off;",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        nginx = cls(process=process, port=port, log=log)
+
+        def listening() -> bool:
+            assert process.poll() is None, nginx.log_text()
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                return True
+            return False
+
+        assert wait_for(listening, within=20), nginx.log_text()
+        return nginx
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGQUIT)  # graceful: finish what is in flight
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)

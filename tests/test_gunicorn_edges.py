@@ -35,8 +35,10 @@ def exchange(port: int, data: bytes, *, then: bytes = b"", close_after_send: boo
 
 
 def read_response(sock: socket.socket) -> tuple[int, dict[str, str], Any]:
+    """One response: its head, then as much body as its Content-Length says (or up to the
+    end of the connection); the server may reset the connection once it has answered."""
     received = b""
-    while chunk := sock.recv(65536):
+    while b"\r\n\r\n" not in received and (chunk := sock.recv(65536)):
         received += chunk
     head, _, body = received.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
@@ -44,6 +46,9 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], Any]:
     for line in header_lines:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", -1))
+    while (length < 0 or len(body) < length) and (chunk := sock.recv(65536)):
+        body += chunk
     try:
         parsed: Any = json.loads(body)
     except ValueError:
