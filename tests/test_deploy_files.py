@@ -28,6 +28,8 @@ _ENV_READ = re.compile(
 )
 # Read by Django or Python themselves rather than by our settings.
 _READ_ELSEWHERE = {"DJANGO_SETTINGS_MODULE", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"}
+# Set for gunicorn.conf.py by gunicorn itself (re-exec) or systemd (socket activation).
+_SET_BY_THE_SERVER = {"GUNICORN_FD", "LISTEN_FDS"}
 
 
 def _names_read_by_the_app() -> set[str]:
@@ -173,7 +175,7 @@ def test_compose_migrates_once_then_starts_web_on_port_8000(compose):
     services = compose["services"]
     migrate, web = services["migrate"], services["web"]
 
-    assert set(services) == {"db", "migrate", "web"}
+    assert set(services) == {"db", "migrate", "web", "nginx"}
     assert migrate["command"] == ["python", "manage.py", "migrate", "--noinput"]
     assert migrate["restart"] == "no"
     assert migrate["depends_on"] == {"db": {"condition": "service_healthy"}}
@@ -181,12 +183,32 @@ def test_compose_migrates_once_then_starts_web_on_port_8000(compose):
         "db": {"condition": "service_healthy"},
         "migrate": {"condition": "service_completed_successfully"},
     }
-    host_port, _, container_port = web["ports"][0].rpartition(":")
-    assert container_port == "8000"
-    assert host_port.endswith("8000}") or host_port == "8000"
+    assert "ports" not in web  # reached through nginx only
     assert web["environment"]["PORT"] == "8000"
     assert web["environment"]["HOST"] == "0.0.0.0"
     assert migrate["image"] == web["image"]
+
+
+def test_compose_publishes_only_nginx_which_serves_the_committed_template_in_front_of_web(
+    compose,
+):
+    services = compose["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    nginx = services["nginx"]
+
+    assert published == {"nginx"}
+    host_port, _, container_port = nginx["ports"][0].rpartition(":")
+    assert host_port.startswith("127.0.0.1:") and host_port.endswith("8000}")
+    assert container_port == nginx["environment"]["OPPLY_LISTEN_PORT"]
+    assert nginx["environment"]["OPPLY_UPSTREAM"] == f"web:{services['web']['environment']['PORT']}"
+    source, target, _ = nginx["volumes"][0].split(":")
+    assert (ROOT / source).resolve() == ROOT / "deploy" / "nginx" / "opply.conf.template"
+    assert target.startswith("/etc/nginx/templates/")
+    assert nginx["depends_on"] == {"web": {"condition": "service_healthy"}}
+    # Graceful stops: nginx finishes what it holds, gunicorn gets longer than its own
+    # GUNICORN_GRACEFUL_TIMEOUT (30 s) before being killed.
+    assert nginx["stop_signal"] == "SIGQUIT"
+    assert int(services["web"]["stop_grace_period"].rstrip("s")) > 30
 
 
 def test_compose_reads_dot_env_and_its_image_can_run_the_test_suite(compose):
@@ -208,7 +230,7 @@ def test_compose_sets_only_variables_the_app_reads(compose):
 
 
 def test_every_variable_the_app_reads_is_documented_in_env_example():
-    missing = _names_read_by_the_app() - _documented_names()
+    missing = _names_read_by_the_app() - _documented_names() - _SET_BY_THE_SERVER
 
     assert not missing, f"document these in .env.example: {sorted(missing)}"
 
