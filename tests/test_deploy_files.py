@@ -357,3 +357,29 @@ def test_the_healthcheck_command_passes_on_a_live_server_and_fails_without_one(
 
     assert healthy.returncode == 0, healthy.stderr
     assert unhealthy.returncode != 0
+
+
+def test_only_the_ingress_reaches_the_web_pods_and_it_buffers_with_limits():
+    resources = _manifests()
+    policy, ingress = resources["NetworkPolicy"], resources["Ingress"]
+    pod_labels = resources["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    config = resources["ConfigMap"]["data"]
+
+    # The policy selects the web pods and admits the ingress controller only, on the http port.
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    [rule] = policy["spec"]["ingress"]
+    [source] = rule["from"]
+    assert source["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "ingress-nginx"}
+    assert rule["ports"] == [{"protocol": "TCP", "port": "http"}]
+    # ... which is what makes trusting one proxy's X-Forwarded-For safe.
+    assert config["NUM_PROXIES"] == "1"
+
+    annotations = ingress["metadata"]["annotations"]
+    prefix = "nginx.ingress.kubernetes.io/"
+    assert annotations[prefix + "proxy-request-buffering"] == "on"
+    assert annotations[prefix + "proxy-buffering"] == "on"
+    assert annotations[prefix + "proxy-body-size"] == "2560k"
+    assert int(annotations[prefix + "proxy-read-timeout"]) > int(config["GUNICORN_TIMEOUT"])
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": resources["Service"]["metadata"]["name"], "port": {"name": "http"}}
