@@ -198,7 +198,8 @@ def test_compose_publishes_only_nginx_which_serves_the_committed_template_in_fro
 
     assert published == {"nginx"}
     host_port, _, container_port = nginx["ports"][0].rpartition(":")
-    assert host_port.startswith("127.0.0.1:") and host_port.endswith("8000}")
+    assert host_port.startswith("127.0.0.1:")
+    assert host_port.endswith("8000}")
     assert container_port == nginx["environment"]["OPPLY_LISTEN_PORT"]
     assert nginx["environment"]["OPPLY_UPSTREAM"] == f"web:{services['web']['environment']['PORT']}"
     source, target, _ = nginx["volumes"][0].split(":")
