@@ -209,12 +209,16 @@ def test_every_line_logged_while_serving_a_request_carries_its_request_id(
 
 
 @pytest.mark.system
-@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
+@pytest.mark.parametrize(
+    ("worker_class", "stop"),
+    [("sync", "SIGTERM"), ("gthread", "SIGTERM"), ("sync", "Ctrl-C")],
+)
 def test_sigterm_serves_in_flight_and_queued_connections(
-    system_database: Database, farm: ServerFarm, worker_class: str
+    system_database: Database, farm: ServerFarm, worker_class: str, stop: str
 ):
     """One worker with one thread is reading a request's body while three more connections
-    wait in the listening socket's queue; SIGTERM arrives; all four are answered."""
+    wait in the listening socket's queue; SIGTERM arrives (or Ctrl-C, a SIGINT to every
+    process of the group, as under `make run`); all four are answered."""
     [server] = farm.start(
         system_database,
         workers=1,
@@ -235,7 +239,10 @@ def test_sigterm_serves_in_flight_and_queued_connections(
         clients.append(sock)
     try:
         time.sleep(0.5)  # the worker picks up the first connection and waits for its body
-        os.kill(server.process.pid, signal.SIGTERM)
+        if stop == "SIGTERM":
+            os.kill(server.process.pid, signal.SIGTERM)
+        else:
+            os.killpg(server.process.pid, signal.SIGINT)
         time.sleep(1.0)  # the master has told the worker to stop
         for sock in clients:
             sock.sendall(body[5:])
