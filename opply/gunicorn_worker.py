@@ -207,6 +207,11 @@ def _buffer_body(req: Any, sock: socket.socket, timeout: float) -> None:
     expected = int(announced) if announced is not None and announced.isdigit() else None
     if expected is not None and expected > MAX_BODY_BYTES:
         raise BodyTooLarge
+    if getattr(req, "_expected_100_continue", False):
+        # The client waits for this before sending its body; gunicorn would send it only once
+        # the application starts, which is after the body has been read here.
+        util.write(sock, b"HTTP/1.1 100 Continue\r\n\r\n")
+        req._expected_100_continue = False
     deadline = time.monotonic() + timeout
     chunks, total = [], 0
     previous_timeout = sock.gettimeout()

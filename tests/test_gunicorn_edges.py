@@ -158,6 +158,16 @@ def test_requests_gunicorn_refuses_get_the_json_error_body_and_a_request_id(
         then=body[10:],
     )
     assert (answer[0], answer[2]["code"]) == (401, "authentication_failed"), answer
+    # A client that waits for "100 Continue" before sending its body gets it first.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+        sock.sendall(
+            f"POST /token/ HTTP/1.1\r\n{_host(server.port)}Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n".encode()
+        )
+        assert sock.recv(25) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        answer = read_response(sock)
+    assert (answer[0], answer[2]["code"]) == (401, "authentication_failed"), answer
     assert server.alive
     assert "WORKER TIMEOUT" not in server.log_text()
 
