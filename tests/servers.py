@@ -28,8 +28,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from tests import jobs
-
 T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -196,8 +194,10 @@ def seed(
 ) -> Seed:
     """Products (made through the service, so the ledger holds), buyers with tokens and, when
     `cart` lists (product index, quantity) pairs, an active order per buyer holding them."""
+    from tests import jobs as child_jobs  # Django models: imported once Django is set up
+
     result = database.run(
-        jobs.seed,
+        child_jobs.seed,
         stocks_and_prices=[list(p) for p in products],
         buyers=buyers,
         cart=[list(line) for line in cart],
@@ -208,7 +208,9 @@ def seed(
 
 def orders_state(database: Database) -> tuple[dict[int, dict[str, Any]], dict[int, int]]:
     """Every order (status, lines, its ledger movements by product) and every product's stock."""
-    state = database.run(jobs.orders_state)
+    from tests import jobs as child_jobs  # Django models: imported once Django is set up
+
+    state = database.run(child_jobs.orders_state)
     orders = {int(pk): order for pk, order in state["orders"].items()}
     for order in orders.values():
         order["lines"] = {int(pk): qty for pk, qty in order["lines"].items()}
