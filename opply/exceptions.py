@@ -66,6 +66,39 @@ class IllegalTransition(DomainError):
         )
 
 
+class QuantityRuleBroken(DomainError):
+    """One cart line would break its product's quantity rules; the body says which values
+    are allowed around the one asked for (`products.rules.quantity_violation`)."""
+
+    code = "quantity_rule"
+    detail = "This quantity breaks the product's quantity rules."
+
+
+class QuantityRulesBroken(DomainError):
+    """Submit or place: `lines` lists every line that breaks its product's rules."""
+
+    code = "quantity_rules"
+    detail = "One or more lines break their product's quantity rules; nothing was changed."
+
+    def __init__(self, *, lines: list[dict[str, Any]]) -> None:
+        super().__init__(None, lines=lines)
+        self.lines = lines
+
+
+class PreconditionFailed(DomainError):
+    """`If-Match` named a version that is no longer current; nothing was changed."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    code = "precondition_failed"
+
+    def __init__(self, *, current_version: int) -> None:
+        super().__init__(
+            f"The resource has changed since you read it: it is now at version "
+            f"{current_version}. Read it again and retry.",
+            current_version=current_version,
+        )
+
+
 def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
     body = {"detail": detail, "code": code, **extra}
     if request_id := current_request_id.get():

@@ -15,7 +15,9 @@ from typing import Any
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.serializers import PolymorphicProxySerializerExtension
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
     inline_serializer,
@@ -78,6 +80,58 @@ class TransitionErrorSerializer(ErrorSerializer):
         ref_name = "TransitionError"
 
 
+class QuantityRuleLineSerializer(serializers.Serializer):
+    product = serializers.IntegerField()
+    quantity = serializers.IntegerField(help_text="The line quantity that breaks the rules.")
+    min_order_quantity = serializers.IntegerField()
+    order_increment = serializers.IntegerField()
+    max_order_quantity = serializers.IntegerField(allow_null=True)
+    nearest = serializers.ListField(
+        child=serializers.IntegerField(allow_null=True),
+        min_length=2,
+        max_length=2,
+        help_text="The valid quantities just below and just above; null where there is none.",
+    )
+
+    class Meta:
+        ref_name = "QuantityRuleLine"
+
+
+class QuantityRuleErrorSerializer(ErrorSerializer, QuantityRuleLineSerializer):
+    """`code` is `quantity_rule`: the line would break its product's quantity rules."""
+
+    class Meta:
+        ref_name = "QuantityRuleError"
+
+
+class QuantityRulesErrorSerializer(ErrorSerializer):
+    """`code` is `quantity_rules`: every line that breaks its rules; nothing was changed."""
+
+    lines = QuantityRuleLineSerializer(many=True)
+
+    class Meta:
+        ref_name = "QuantityRulesError"
+
+
+class DuplicatePoNumberErrorSerializer(ErrorSerializer):
+    """`code` is `duplicate_po_number`: the buyer's order that already carries it."""
+
+    order = serializers.IntegerField()
+    po_number = serializers.CharField()
+
+    class Meta:
+        ref_name = "DuplicatePoNumberError"
+
+
+class PreconditionFailedErrorSerializer(ErrorSerializer):
+    """`code` is `precondition_failed`: `If-Match` named an outdated version."""
+
+    current_version = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "PreconditionFailedError"
+
+
 class AnyOfSerializer(PolymorphicProxySerializer):
     """Bodies of several shapes that may overlap: a body matching the specific shape also
     matches the plain `Error`, so the schema says `anyOf` (drf-spectacular's `oneOf` would
@@ -116,6 +170,68 @@ TRANSITION_CONFLICT = OpenApiResponse(
         resource_type_field_name=None,
     ),
     description="`illegal_transition` naming both states, or `idempotency_in_progress`.",
+)
+
+SUBMIT_CONFLICT = OpenApiResponse(
+    AnyOfSerializer(
+        component_name="SubmitConflict",
+        serializers=[
+            InsufficientStockErrorSerializer,
+            QuantityRulesErrorSerializer,
+            DuplicatePoNumberErrorSerializer,
+            ErrorSerializer,
+        ],
+        resource_type_field_name=None,
+    ),
+    description=(
+        "`insufficient_stock` or `quantity_rules` (with `lines`; nothing changed), "
+        "`duplicate_po_number` (with the `order` that has it), `order_not_active`, "
+        "`order_empty`, or `idempotency_in_progress`."
+    ),
+)
+
+CART_CONFLICT = OpenApiResponse(
+    AnyOfSerializer(
+        component_name="CartConflict",
+        serializers=[
+            InsufficientStockErrorSerializer,
+            QuantityRuleErrorSerializer,
+            ErrorSerializer,
+        ],
+        resource_type_field_name=None,
+    ),
+    description=(
+        "`insufficient_stock` (with `lines`), `quantity_rule` (with the nearest valid "
+        "quantities), `product_inactive`, or `idempotency_in_progress`; nothing changed."
+    ),
+)
+
+PRECONDITION_FAILED = OpenApiResponse(
+    PreconditionFailedErrorSerializer,
+    description="`precondition_failed`: `If-Match` names an outdated version; nothing changed.",
+)
+
+NOT_MODIFIED = OpenApiResponse(
+    None, description="Not modified: `If-None-Match` names the current ETag. No body."
+)
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        'The version the write applies to, as its ETag (`"3"`) or `*`; a stale one is a 412 '
+        "and nothing changes. Without it the write proceeds as before."
+    ),
+)
+
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="An ETag the client holds: a 304 without a body when it is still current.",
 )
 
 TokenSerializer = inline_serializer("Token", {"token": serializers.CharField()})

@@ -24,10 +24,16 @@ class OwnOrdersUnlessAll(StrictBooleanFilter):
 
 
 class OrderFilter(django_filters.FilterSet):
+    """`status`, `po_number` (exact); staff may add `all=true` (everyone's orders) or
+    `user=<id>` (a `buyer.id`)."""
+
     status = django_filters.ChoiceFilter(choices=Order.Status.choices)
+    po_number = django_filters.CharFilter(
+        field_name="po_number", max_length=35, label="Purchase-order number (exact)"
+    )
     user = django_filters.NumberFilter(field_name="user_id", min_value=1, max_value=MAX_ID)
     all = OwnOrdersUnlessAll(label="All users (staff)")
 
     class Meta:
         model = Order
-        fields = ["status", "user", "all"]
+        fields = ["status", "po_number", "user", "all"]

@@ -18,6 +18,11 @@ class Order(models.Model):
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     total_amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # The buyer's purchase-order number and note; frozen from submission on.
+    po_number = models.CharField(max_length=35, blank=True, default="")
+    note = models.TextField(max_length=1000, blank=True, default="")
+    # +1 on every change of the order or its lines (ETag / If-Match).
+    version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
@@ -28,6 +33,9 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at", "-id"], name="order_user_newest"),
             models.Index(fields=["status", "-created_at"], name="order_status_newest"),
+            models.Index(
+                fields=["po_number"], condition=~models.Q(po_number=""), name="order_po_number"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -41,6 +49,12 @@ class Order(models.Model):
             models.CheckConstraint(
                 condition=models.Q(status="active") | models.Q(submitted_at__isnull=False),
                 name="order_submitted_has_timestamp",
+            ),
+            # A buyer's PO number names one order they placed; a cancelled one frees it.
+            models.UniqueConstraint(
+                fields=["user", "po_number"],
+                condition=models.Q(status__in=["submitted", "fulfilled"]) & ~models.Q(po_number=""),
+                name="one_po_number_per_buyer",
             ),
         ]
 

@@ -28,7 +28,7 @@ def _lines() -> Prefetch[Any]:
 
 
 def _with_lines(orders: QuerySet[Order]) -> QuerySet[Order]:
-    return orders.prefetch_related(_lines()).order_by("-created_at", "-id")
+    return orders.select_related("user").prefetch_related(_lines()).order_by("-created_at", "-id")
 
 
 def order_scope(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Order]:

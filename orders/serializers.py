@@ -15,6 +15,7 @@ from products.selectors import product_list_visible
 
 MAX_QUANTITY = 10_000
 MAX_ITEMS = 500
+PO_NUMBER_PATTERN = r"^[A-Za-z0-9 \-_/.#]*$"
 _DATETIME = serializers.DateTimeField()
 
 
@@ -48,15 +49,26 @@ class OrderItemSerializer(serializers.Serializer):
         }
 
 
+class BuyerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
 class OrderSerializer(serializers.ModelSerializer[Order]):
+    buyer = BuyerSerializer(source="user", read_only=True, help_text="Who placed the order.")
     items = OrderItemSerializer(source="lines", many=True, read_only=True)
     total_amount = serializers.SerializerMethodField()
+    version = serializers.IntegerField(help_text="+1 on every change; the order's ETag.")
 
     class Meta:
         model = Order
         fields = [
             "id",
             "status",
+            "buyer",
+            "po_number",
+            "note",
+            "version",
             "items",
             "total_amount",
             "created_at",
@@ -75,6 +87,10 @@ class OrderSerializer(serializers.ModelSerializer[Order]):
         return {
             "id": instance.pk,
             "status": str(instance.status),
+            "buyer": {"id": instance.user_id, "username": instance.user.get_username()},
+            "po_number": instance.po_number,
+            "note": instance.note,
+            "version": instance.version,
             "items": [item.to_representation(line) for line in instance.lines.all()],
             "total_amount": self.get_total_amount(instance),
             "created_at": _timestamp(instance.created_at),
@@ -85,7 +101,40 @@ class OrderSerializer(serializers.ModelSerializer[Order]):
 
 
 class QuantitySerializer(serializers.Serializer):
-    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1)
+    quantity = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_QUANTITY,
+        required=False,
+        help_text=(
+            "Without it: add the smallest valid step (the minimum for a new line, the "
+            "increment for an existing one); remove one increment, or the whole line when "
+            "less than the minimum would remain."
+        ),
+    )
+
+
+class OrderDetailsSerializer(serializers.Serializer):
+    """The buyer's references on an order: settable while it is active, frozen after."""
+
+    po_number = serializers.RegexField(
+        PO_NUMBER_PATTERN,
+        max_length=35,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        trim_whitespace=True,
+        help_text="Purchase-order number: letters, digits, space and `-_/.#`; empty for none.",
+        error_messages={"invalid": "Use only letters, digits, spaces and - _ / . #"},
+    )
+    note = serializers.CharField(
+        max_length=1000, required=False, allow_blank=True, allow_null=True, trim_whitespace=True
+    )
+
+    def validate_po_number(self, value: str | None) -> str:
+        return value or ""
+
+    def validate_note(self, value: str | None) -> str:
+        return value or ""
 
 
 class ItemSerializer(serializers.Serializer):
@@ -93,7 +142,7 @@ class ItemSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
-class PlaceOrderSerializer(serializers.Serializer):
+class PlaceOrderSerializer(OrderDetailsSerializer):
     items = ItemSerializer(many=True, allow_empty=False, max_length=MAX_ITEMS)  # type: ignore[call-arg]
 
     def to_internal_value(self, data: Any) -> Any:

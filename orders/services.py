@@ -7,18 +7,27 @@ services, which write the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TypedDict
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from opply.exceptions import DomainError, IllegalTransition, InsufficientStock, NotFound
+from opply.conditional import IfMatch
+from opply.exceptions import (
+    DomainError,
+    IllegalTransition,
+    InsufficientStock,
+    NotFound,
+    QuantityRuleBroken,
+)
 from orders import pricing
 from orders.models import Order, OrderLine
 from orders.selectors import order_scope
 from products.models import Product
+from products.rules import quantity_violation
 from products.services import stock_return, stock_take
 
 
@@ -41,6 +50,28 @@ class OrderNotActive(DomainError):
             status=order.status,
             current=order.status,
             target=Order.Status.SUBMITTED.value,
+        )
+
+
+class OrderFrozen(DomainError):
+    code = "order_frozen"
+
+    def __init__(self, order: Order) -> None:
+        super().__init__(
+            f"Order {order.pk} is {order.status}; its PO number and note can no longer change.",
+            status=order.status,
+        )
+
+
+class DuplicatePoNumber(DomainError):
+    code = "duplicate_po_number"
+
+    def __init__(self, *, po_number: str, order_id: int | None) -> None:
+        super().__init__(
+            f"Your order {order_id} already carries PO number {po_number!r}; use another "
+            "(a cancelled order frees its number).",
+            po_number=po_number,
+            order=order_id,
         )
 
 
@@ -72,19 +103,31 @@ def order_get_or_create_active(*, user: User) -> Order:
         return Order.objects.get(user=user, status=Order.Status.ACTIVE)
 
 
-def order_add_item(*, user: User, product_id: int, quantity: int) -> Order:
+def order_add_item(
+    *, user: User, product_id: int, quantity: int | None, if_match: IfMatch | None = None
+) -> Order:
     """Add `quantity` of a product to the user's active order, creating order and line as
-    needed. Locks the order row; InsufficientStock if the line would exceed current stock."""
+    needed; without a quantity, the smallest valid step (the product's minimum for a new
+    line, its increment for an existing one). Locks the order row; PreconditionFailed when
+    `if_match` does not accept the order's version, QuantityRuleBroken if the line would
+    break the product's quantity rules, InsufficientStock if it would exceed current stock.
+    """
     with transaction.atomic():
         order = _lock_active_order(user, create=True)
         assert order is not None
+        if if_match is not None:
+            if_match.require(order.version)
         product = Product.objects.filter(pk=product_id).first()
         if product is None:
             raise NotFound("No such product.")
         if not product.is_active:
             raise ProductInactive()
         line = order.lines.filter(product_id=product_id).first()
+        if quantity is None:
+            quantity = product.order_increment if line else product.min_order_quantity
         requested = (line.quantity if line else 0) + quantity
+        if violation := quantity_violation(product, requested):
+            raise QuantityRuleBroken(**violation)
         if requested > product.quantity_in_stock:
             raise InsufficientStock(
                 lines=[
@@ -100,39 +143,103 @@ def order_add_item(*, user: User, product_id: int, quantity: int) -> Order:
         else:
             line.quantity = requested
             line.save(update_fields=["quantity"])
+        _touch(order)
     return order
 
 
-def order_remove_item(*, user: User, product_id: int, quantity: int) -> Order:
+def order_remove_item(
+    *, user: User, product_id: int, quantity: int | None, if_match: IfMatch | None = None
+) -> Order:
     """Take `quantity` of a product out of the user's active order; the line goes at 0.
-    LineNotInOrder (404) when there is no such line."""
+    Without a quantity, one increment, or the whole line when less than the product's
+    minimum would remain. Locks the order row; LineNotInOrder (404) when there is no such
+    line, PreconditionFailed as order_add_item, QuantityRuleBroken when what remains is
+    neither 0 nor a valid quantity."""
     with transaction.atomic():
         order = _lock_active_order(user, create=False)
-        line = order.lines.filter(product_id=product_id).first() if order else None
+        if order is not None and if_match is not None:
+            if_match.require(order.version)
+        line = (
+            order.lines.select_related("product").filter(product_id=product_id).first()
+            if order
+            else None
+        )
         if order is None or line is None:
             raise LineNotInOrder()
-        if line.quantity <= quantity:
+        product = line.product
+        if quantity is None:
+            remaining = line.quantity - product.order_increment
+            if remaining < product.min_order_quantity:
+                remaining = 0
+        else:
+            remaining = max(line.quantity - quantity, 0)
+        if remaining and (violation := quantity_violation(product, remaining)):
+            raise QuantityRuleBroken(**violation)
+        if remaining == 0:
             line.delete()
         else:
-            line.quantity -= quantity
+            line.quantity = remaining
             line.save(update_fields=["quantity"])
+        _touch(order)
     return order
 
 
-def order_submit(*, user: User, order_id: int) -> Order:
+def order_update(
+    *,
+    user: User,
+    order_id: int | None,
+    po_number: str | None = None,
+    note: str | None = None,
+    if_match: IfMatch | None = None,
+) -> Order:
+    """Set the PO number and/or note of the user's active order (`order_id` None: the active
+    order, created if missing). Locks the order row; NotFound unless it is the user's own,
+    PreconditionFailed as order_add_item, OrderFrozen once it is submitted. The version goes
+    up only when a value changes. A PO number is checked for uniqueness at submission."""
+    with transaction.atomic():
+        if order_id is None:
+            order = _lock_active_order(user, create=True)
+        else:
+            order = Order.objects.select_for_update().filter(pk=order_id, user=user).first()
+        if order is None:
+            raise NotFound("No such order.")
+        if if_match is not None:
+            if_match.require(order.version)
+        if order.status != Order.Status.ACTIVE:
+            raise OrderFrozen(order)
+        changed = _set_details(order, po_number=po_number, note=note)
+        if changed:
+            order.version += 1
+            order.save(update_fields=[*changed, "version"])
+    return order
+
+
+def order_submit(
+    *,
+    user: User,
+    order_id: int,
+    po_number: str | None = None,
+    note: str | None = None,
+    if_match: IfMatch | None = None,
+) -> Order:
     """Submit the user's active order, all or nothing.
 
     Locks the order row, then its products in ascending id order; checks every line;
     decrements stock and writes movements, freezes unit prices and the total, sets
-    submitted_at. Raises NotFound (not the caller's), OrderNotActive, OrderEmpty, or
-    InsufficientStock listing every short line, in which case nothing changes.
+    submitted_at and the PO number and note when given. Raises NotFound (not the caller's),
+    PreconditionFailed (`if_match` refuses the order's version), OrderNotActive, OrderEmpty,
+    QuantityRulesBroken or InsufficientStock listing every offending line, or
+    DuplicatePoNumber; in each case nothing changes.
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(pk=order_id, user=user).first()
         if order is None:
             raise NotFound("No such order.")
+        if if_match is not None:
+            if_match.require(order.version)
         if order.status != Order.Status.ACTIVE:
             raise OrderNotActive(order)
+        _set_details(order, po_number=po_number, note=note)
         lines = list(order.lines.all())
         if not lines:
             raise OrderEmpty()
@@ -140,6 +247,7 @@ def order_submit(*, user: User, order_id: int) -> Order:
             quantities={line.product_id: line.quantity for line in lines},
             actor=user,
             order_id=order.pk,
+            quantity_rules=True,
         )
         for line in lines:
             line.unit_price = pricing.current_price(products[line.product_id])
@@ -148,19 +256,28 @@ def order_submit(*, user: User, order_id: int) -> Order:
     return order
 
 
-def order_place(*, user: User, items: Sequence[ItemRequest]) -> Order:
+def order_place(
+    *, user: User, items: Sequence[ItemRequest], po_number: str = "", note: str = ""
+) -> Order:
     """Create and submit an order in one step, with the same locking, ledger entries and
     errors as order_submit. The caller's active cart is untouched."""
     with transaction.atomic():
-        order = Order.objects.create(
-            user=user, status=Order.Status.SUBMITTED, submitted_at=timezone.now()
+        order = Order(
+            user=user,
+            status=Order.Status.SUBMITTED,
+            submitted_at=timezone.now(),
+            po_number=po_number,
+            note=note,
         )
+        with _po_number_guard(order):
+            order.save(force_insert=True)
         # created_at is stamped while saving, a moment later: never submitted before created.
         order.submitted_at = order.created_at
         products = stock_take(
             quantities={item["product"]: item["quantity"] for item in items},
             actor=user,
             order_id=order.pk,
+            quantity_rules=True,
         )
         lines = OrderLine.objects.bulk_create(
             [
@@ -191,7 +308,8 @@ def order_cancel(*, actor: User, order_id: int) -> Order:
         )
         order.status = Order.Status.CANCELLED
         order.cancelled_at = timezone.now()
-        order.save(update_fields=["status", "cancelled_at"])
+        order.version += 1
+        order.save(update_fields=["status", "cancelled_at", "version"])
     return order
 
 
@@ -203,7 +321,8 @@ def order_fulfil(*, actor: User, order_id: int) -> Order:
             raise IllegalTransition(current=order.status, target=Order.Status.FULFILLED)
         order.status = Order.Status.FULFILLED
         order.fulfilled_at = timezone.now()
-        order.save(update_fields=["status", "fulfilled_at"])
+        order.version += 1
+        order.save(update_fields=["status", "fulfilled_at", "version"])
     return order
 
 
@@ -232,4 +351,59 @@ def _mark_submitted(order: Order, lines: Sequence[OrderLine]) -> None:
     order.total_amount = total
     order.status = Order.Status.SUBMITTED
     order.submitted_at = order.submitted_at or timezone.now()
-    order.save(update_fields=["total_amount", "status", "submitted_at"])
+    order.version += 1
+    with _po_number_guard(order):
+        order.save(
+            update_fields=[
+                "total_amount",
+                "status",
+                "submitted_at",
+                "po_number",
+                "note",
+                "version",
+            ]
+        )
+
+
+def _touch(order: Order) -> None:
+    """A line of the locked order changed: the order's version goes up."""
+    order.version += 1
+    order.save(update_fields=["version"])
+
+
+def _set_details(order: Order, *, po_number: str | None, note: str | None) -> list[str]:
+    """Set the given references on `order` (unsaved); the names of those that changed."""
+    changed = []
+    for name, value in (("po_number", po_number), ("note", note)):
+        if value is not None and getattr(order, name) != value:
+            setattr(order, name, value)
+            changed.append(name)
+    return changed
+
+
+@contextmanager
+def _po_number_guard(order: Order) -> Iterator[None]:
+    """Around the write that makes `order` submitted: the database's partial unique index
+    refuses a PO number the buyer already used, even when two submits race; that refusal
+    becomes DuplicatePoNumber naming the order that has it. Without a PO number there is
+    nothing to guard and no savepoint is spent."""
+    if not order.po_number:
+        yield
+        return
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        holder = (
+            Order.objects.filter(
+                user_id=order.user_id,
+                po_number=order.po_number,
+                status__in=[Order.Status.SUBMITTED, Order.Status.FULFILLED],
+            )
+            .exclude(pk=order.pk)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if holder is None:
+            raise
+        raise DuplicatePoNumber(po_number=order.po_number, order_id=holder) from None

@@ -14,23 +14,59 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from opply.conditional import conditional, if_match, version_etag
 from opply.idempotency import idempotent
 from opply.limits import ID_PATTERN
 from opply.permissions import caller
-from opply.schema import STOCK_CONFLICT, TRANSITION_CONFLICT, error
+from opply.schema import (
+    CART_CONFLICT,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    NOT_MODIFIED,
+    PRECONDITION_FAILED,
+    SUBMIT_CONFLICT,
+    TRANSITION_CONFLICT,
+    error,
+)
 from opply.viewsets import ListFilteredViewSet
 from orders import selectors, services
 from orders.filters import OrderFilter
 from orders.models import Order
-from orders.serializers import OrderSerializer, PlaceOrderSerializer, QuantitySerializer
+from orders.serializers import (
+    OrderDetailsSerializer,
+    OrderSerializer,
+    PlaceOrderSerializer,
+    QuantitySerializer,
+)
 from products.models import Product
 from products.selectors import product_list_visible
 
 
 def _order_response(order: Order, status_code: int = status.HTTP_200_OK) -> Response:
+    order = selectors.order_with_lines(order=order)
     return Response(
-        OrderSerializer(selectors.order_with_lines(order=order)).data, status=status_code
+        OrderSerializer(order).data,
+        status=status_code,
+        headers={"ETag": version_etag(order.version)},
     )
+
+
+def _details(request: Request) -> dict[str, Any]:
+    payload = OrderDetailsSerializer(data=request.data)
+    payload.is_valid(raise_exception=True)
+    return dict(payload.validated_data)
+
+
+_DETAILS = (
+    "`po_number` (up to 35 letters, digits, spaces and `-_/.#`) and `note` (up to 1000 "
+    "characters) can be set while the order is active and are frozen once it is submitted "
+    "(409 `order_frozen`). A PO number is unique among the buyer's submitted and fulfilled "
+    "orders: 409 `duplicate_po_number` at submission names the order that has it."
+)
+_ORDER_WRITE_ERRORS = {
+    409: error("`order_frozen`: the order is no longer active."),
+    412: PRECONDITION_FAILED,
+}
 
 
 @extend_schema_view(
@@ -45,11 +81,16 @@ def _order_response(order: Order, status_code: int = status.HTTP_200_OK) -> Resp
                 "all", OpenApiTypes.BOOL, description="Staff: `true` lists every user's orders."
             ),
             OpenApiParameter(
-                "user", OpenApiTypes.INT, description="Staff: list this user's orders."
+                "user", OpenApiTypes.INT, description="Staff: list this user's orders (`buyer.id`)."
             ),
         ],
     ),
-    retrieve=extend_schema(summary="Get one order (owner or staff)"),
+    retrieve=extend_schema(
+        summary="Get one order (owner or staff)",
+        description='Served with `ETag: "<version>"`.',
+        parameters=[IF_NONE_MATCH],
+        responses={200: OrderSerializer, 304: NOT_MODIFIED},
+    ),
 )
 class OrderViewSet(
     mixins.ListModelMixin,
@@ -67,48 +108,97 @@ class OrderViewSet(
     def get_queryset(self) -> QuerySet[Order]:
         return selectors.order_list_visible(user=self.request.user)
 
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        order = self.get_object()
+        response = Response(OrderSerializer(order).data)
+        return conditional(request, response, version_etag(order.version))
+
+    @extend_schema(
+        summary="Set the PO number or note of the caller's active order",
+        description=_DETAILS,
+        request=OrderDetailsSerializer,
+        parameters=[IF_MATCH],
+        responses={200: OrderSerializer, **_ORDER_WRITE_ERRORS},
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        order = services.order_update(
+            user=caller(request), order_id=int(pk), if_match=if_match(request), **_details(request)
+        )
+        return _order_response(order)
+
     @extend_schema(
         summary="Place an order in one request",
         description=(
             "Creates and submits an order from 1 to 500 lines atomically, with the same rules "
             "as submit. A product listed twice, or unknown, is a 400 naming it. The caller's "
-            "active cart is untouched."
+            f"active cart is untouched. {_DETAILS}"
         ),
         request=PlaceOrderSerializer,
-        responses={201: OrderSerializer, 409: STOCK_CONFLICT},
+        responses={201: OrderSerializer, 409: SUBMIT_CONFLICT},
     )
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         payload = PlaceOrderSerializer(data=request.data, context={"request": request})
         payload.is_valid(raise_exception=True)
-        order = services.order_place(user=caller(request), items=payload.validated_data["items"])
+        data = payload.validated_data
+        order = services.order_place(
+            user=caller(request),
+            items=data["items"],
+            po_number=data.get("po_number") or "",
+            note=data.get("note") or "",
+        )
         return _order_response(order, status.HTTP_201_CREATED)
 
     @extend_schema(
+        methods=["GET"],
         summary="The caller's active order",
-        description="Created if missing; a user never has two.",
+        description='Created if missing; a user never has two. Served with `ETag: "<version>"`.',
         filters=False,
-        responses={200: OrderSerializer},
+        parameters=[IF_NONE_MATCH],
+        responses={200: OrderSerializer, 304: NOT_MODIFIED},
     )
-    @action(detail=False, methods=["get"])
+    @extend_schema(
+        methods=["PATCH"],
+        summary="Set the PO number or note of the caller's active order",
+        description=f"{_DETAILS} The active order is created if missing.",
+        filters=False,
+        request=OrderDetailsSerializer,
+        parameters=[IF_MATCH],
+        responses={200: OrderSerializer, **_ORDER_WRITE_ERRORS},
+    )
+    @action(detail=False, methods=["get", "patch"])
     def current(self, request: Request) -> Response:
+        user = caller(request)
+        if request.method == "PATCH":
+            order = services.order_update(
+                user=user, order_id=None, if_match=if_match(request), **_details(request)
+            )
+            return _order_response(order)
         # Read (or created) just now: only its lines remain to be loaded.
-        order = services.order_get_or_create_active(user=caller(request))
-        return Response(OrderSerializer(selectors.order_load_lines(order=order)).data)
+        order = services.order_get_or_create_active(user=user)
+        order.user = user
+        response = Response(OrderSerializer(selectors.order_load_lines(order=order)).data)
+        return conditional(request, response, version_etag(order.version))
 
     @extend_schema(
         summary="Submit the caller's active order",
         description=(
             "All or nothing: stock is taken for every line, unit prices and the total are "
-            "frozen. When any line is short, the 409 lists every short line and nothing changes."
+            "frozen. Every line is checked against its product's quantity rules and stock as "
+            "they stand now: the 409 lists every offending line and nothing changes. The "
+            f"optional body sets the PO number and note. {_DETAILS}"
         ),
-        request=None,
-        responses={200: OrderSerializer, 409: STOCK_CONFLICT},
+        request=OrderDetailsSerializer,
+        parameters=[IF_MATCH],
+        responses={200: OrderSerializer, 409: SUBMIT_CONFLICT, 412: PRECONDITION_FAILED},
     )
     @action(detail=True, methods=["post"])
     @idempotent
     def submit(self, request: Request, pk: str) -> Response:
-        return _order_response(services.order_submit(user=caller(request), order_id=int(pk)))
+        order = services.order_submit(
+            user=caller(request), order_id=int(pk), if_match=if_match(request), **_details(request)
+        )
+        return _order_response(order)
 
     @extend_schema(
         summary="Cancel a submitted order (owner or staff)",
@@ -146,29 +236,43 @@ class ProductCartViewSet(viewsets.GenericViewSet[Product]):
     @extend_schema(
         summary="Add a product to the caller's active order",
         description=(
-            "Optional `quantity` (1..10000, default 1). The active order is created if missing. "
-            "409 `insufficient_stock` if the line would exceed the stock."
+            "Optional `quantity` (1..10000; by default the smallest valid step). The active "
+            "order is created if missing. 409 `quantity_rule` if the line would break the "
+            "product's quantity rules, `insufficient_stock` if it would exceed the stock. "
+            "`If-Match` takes the active order's version."
         ),
         request=QuantitySerializer,
-        responses={200: OrderSerializer, 409: STOCK_CONFLICT},
+        parameters=[IF_MATCH],
+        responses={200: OrderSerializer, 409: CART_CONFLICT, 412: PRECONDITION_FAILED},
     )
     @action(detail=True, methods=["post"])
     @idempotent
     def add_to_order(self, request: Request, pk: str) -> Response:
         quantity = self._quantity(request)
         order = services.order_add_item(
-            user=caller(request), product_id=self.get_object().pk, quantity=quantity
+            user=caller(request),
+            product_id=self.get_object().pk,
+            quantity=quantity,
+            if_match=if_match(request),
         )
         return _order_response(order)
 
     @extend_schema(
         summary="Remove a product from the caller's active order",
         description=(
-            "Optional `quantity` (default 1); the line disappears at 0. "
-            "404 `not_in_order` when the product is not in the active order."
+            "Optional `quantity` (by default one increment, or the whole line when less than "
+            "the minimum would remain); the line disappears at 0. 404 `not_in_order` when the "
+            "product is not in the active order; 409 `quantity_rule` when what remains would "
+            "break the product's quantity rules. `If-Match` takes the active order's version."
         ),
         request=QuantitySerializer,
-        responses={200: OrderSerializer, 404: error("`not_in_order` or no such product.")},
+        parameters=[IF_MATCH],
+        responses={
+            200: OrderSerializer,
+            404: error("`not_in_order` or no such product."),
+            409: CART_CONFLICT,
+            412: PRECONDITION_FAILED,
+        },
     )
     @action(detail=True, methods=["post"])
     @idempotent
@@ -176,11 +280,12 @@ class ProductCartViewSet(viewsets.GenericViewSet[Product]):
         # No visibility check: a product deactivated after it was added can still be removed.
         quantity = self._quantity(request)
         order = services.order_remove_item(
-            user=caller(request), product_id=int(pk), quantity=quantity
+            user=caller(request), product_id=int(pk), quantity=quantity, if_match=if_match(request)
         )
         return _order_response(order)
 
-    def _quantity(self, request: Request) -> int:
+    def _quantity(self, request: Request) -> int | None:
         payload = QuantitySerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        return int(payload.validated_data["quantity"])
+        quantity = payload.validated_data.get("quantity")
+        return None if quantity is None else int(quantity)

@@ -3,10 +3,14 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models.functions import Mod
+from django.db.models.lookups import Exact
 
 from opply.limits import MAX_INT
+from products.rules import rule_problems
 
 # The largest stock a product can hold (its column is a 32-bit integer).
 MAX_STOCK = MAX_INT
@@ -20,6 +24,12 @@ class Product(models.Model):
     )
     quantity_in_stock = models.PositiveIntegerField(default=0)
     is_active = models.BooleanField(default=True, db_index=True)
+    # Quantity rules (products.rules): a line is a multiple of the increment from min to max.
+    min_order_quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    order_increment = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    max_order_quantity = models.PositiveIntegerField(null=True, blank=True)
+    # +1 in the same statement as every change (ETag / If-Match).
+    version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -32,10 +42,34 @@ class Product(models.Model):
             models.CheckConstraint(
                 condition=models.Q(price__gte=0), name="product_price_not_negative"
             ),
+            models.CheckConstraint(
+                condition=models.Q(min_order_quantity__gte=1, order_increment__gte=1)
+                & models.Q(Exact(Mod("min_order_quantity", "order_increment"), 0)),
+                name="product_min_is_a_multiple_of_increment",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_order_quantity__isnull=True)
+                | (
+                    models.Q(max_order_quantity__gte=models.F("min_order_quantity"))
+                    & models.Q(Exact(Mod("max_order_quantity", "order_increment"), 0))
+                ),
+                name="product_max_is_a_multiple_above_min",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if None in (self.min_order_quantity, self.order_increment):
+            return  # the field itself reports it
+        if problems := rule_problems(
+            min_order_quantity=self.min_order_quantity,
+            order_increment=self.order_increment,
+            max_order_quantity=self.max_order_quantity,
+        ):
+            raise ValidationError(problems)
 
 
 class StockMovement(models.Model):

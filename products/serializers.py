@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from products.models import MAX_STOCK, Product, StockMovement
+from products.rules import rule_problems
 
 _PRICE = serializers.DecimalField(max_digits=12, decimal_places=2)
 
@@ -15,11 +16,41 @@ class ProductSerializer(serializers.ModelSerializer[Product]):
     sku = serializers.CharField(
         max_length=64, required=False, allow_null=True, allow_blank=True, default=None
     )
+    min_order_quantity = serializers.IntegerField(
+        min_value=1, max_value=MAX_STOCK, required=False, help_text="Smallest line quantity."
+    )
+    order_increment = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_STOCK,
+        required=False,
+        help_text="Case pack: a line quantity is a multiple of this.",
+    )
+    max_order_quantity = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_STOCK,
+        required=False,
+        allow_null=True,
+        help_text="Largest line quantity; null for no limit.",
+    )
+    version = serializers.IntegerField(
+        read_only=True, help_text="+1 on every change; the product's ETag."
+    )
 
     class Meta:
         model = Product
-        fields = ["id", "name", "sku", "price", "quantity_in_stock", "is_active"]
-        read_only_fields = ["id"]
+        fields = [
+            "id",
+            "name",
+            "sku",
+            "price",
+            "quantity_in_stock",
+            "is_active",
+            "min_order_quantity",
+            "order_increment",
+            "max_order_quantity",
+            "version",
+        ]
+        read_only_fields = ["id", "version"]
 
     def to_representation(self, instance: Product) -> dict[str, Any]:
         # The catalogue's hot path: the JSON the declared fields give, without DRF's generic
@@ -33,7 +64,25 @@ class ProductSerializer(serializers.ModelSerializer[Product]):
             "price": _PRICE.to_representation(instance.price),
             "quantity_in_stock": instance.quantity_in_stock,
             "is_active": instance.is_active,
+            "min_order_quantity": instance.min_order_quantity,
+            "order_increment": instance.order_increment,
+            "max_order_quantity": instance.max_order_quantity,
+            "version": instance.version,
         }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The rules as they will stand: the request's values over the product's current ones.
+        rules = {
+            name: attrs.get(name, getattr(self.instance, name, default))
+            for name, default in (
+                ("min_order_quantity", 1),
+                ("order_increment", 1),
+                ("max_order_quantity", None),
+            )
+        }
+        if problems := rule_problems(**rules):
+            raise serializers.ValidationError({name: [msg] for name, msg in problems.items()})
+        return attrs
 
     def validate_sku(self, value: str | None) -> str | None:
         value = (value or "").strip() or None

@@ -13,15 +13,28 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from opply.conditional import conditional, content_etag, if_match, version_etag
 from opply.idempotency import idempotent
 from opply.limits import ID_PATTERN
 from opply.permissions import IsStaffOrReadOnly
-from opply.schema import error
+from opply.schema import (
+    IF_MATCH,
+    IF_NONE_MATCH,
+    NOT_MODIFIED,
+    PRECONDITION_FAILED,
+    error,
+)
 from opply.viewsets import ListFilteredViewSet
 from products import selectors, services
 from products.filters import ProductFilter
 from products.models import Product
 from products.serializers import ProductSerializer, StockMovementSerializer
+
+_WRITE = (
+    "A new `quantity_in_stock` is recorded in the ledger as an adjustment. The quantity rules "
+    "must stay coherent: `min_order_quantity` and `max_order_quantity` multiples of "
+    "`order_increment`, max empty or at least min."
+)
 
 
 @extend_schema_view(
@@ -29,9 +42,12 @@ from products.serializers import ProductSerializer, StockMovementSerializer
         summary="List products",
         description=(
             "Paginated and ordered by id unless `ordering` says otherwise (ties broken by id). "
-            "Buyers see active products only. An invalid filter value is a 400 naming it."
+            "Buyers see active products only. An invalid filter value is a 400 naming it. "
+            "Each page carries a weak ETag of its content."
         ),
+        responses={200: ProductSerializer(many=True), 304: NOT_MODIFIED},
         parameters=[
+            IF_NONE_MATCH,
             OpenApiParameter(
                 "search", OpenApiTypes.STR, description="Part of the name or sku, any case."
             ),
@@ -42,14 +58,23 @@ from products.serializers import ProductSerializer, StockMovementSerializer
             ),
         ],
     ),
-    retrieve=extend_schema(summary="Get one product"),
+    retrieve=extend_schema(
+        summary="Get one product",
+        description='Served with `ETag: "<version>"`.',
+        parameters=[IF_NONE_MATCH],
+        responses={200: ProductSerializer, 304: NOT_MODIFIED},
+    ),
     update=extend_schema(
         summary="Replace a product (staff)",
-        description="A new `quantity_in_stock` is recorded in the ledger as an adjustment.",
+        description=_WRITE,
+        parameters=[IF_MATCH],
+        responses={200: ProductSerializer, 412: PRECONDITION_FAILED},
     ),
     partial_update=extend_schema(
         summary="Update a product (staff)",
-        description="A new `quantity_in_stock` is recorded in the ledger as an adjustment.",
+        description=_WRITE,
+        parameters=[IF_MATCH],
+        responses={200: ProductSerializer, 412: PRECONDITION_FAILED},
     ),
 )
 class ProductViewSet(
@@ -67,6 +92,15 @@ class ProductViewSet(
     def get_queryset(self) -> QuerySet[Product]:
         return selectors.product_list_visible(user=self.request.user)
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)
+        return conditional(request, response, content_etag(response.data))
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        product = self.get_object()
+        response = Response(ProductSerializer(product).data)
+        return conditional(request, response, version_etag(product.version))
+
     @extend_schema(
         summary="Create a product (staff)",
         description="Its initial stock is recorded in the ledger.",
@@ -77,7 +111,11 @@ class ProductViewSet(
         serializer = ProductSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         product = services.product_create(actor=request.user, **serializer.validated_data)
-        return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ProductSerializer(product).data,
+            status=status.HTTP_201_CREATED,
+            headers={"ETag": version_etag(product.version)},
+        )
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         partial = kwargs.pop("partial", False)
@@ -85,22 +123,29 @@ class ProductViewSet(
         serializer = ProductSerializer(instance, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         product = services.product_update(
-            product_id=instance.pk, actor=request.user, **serializer.validated_data
+            product_id=instance.pk,
+            actor=request.user,
+            if_match=if_match(request),
+            **serializer.validated_data,
         )
-        return Response(ProductSerializer(product).data)
+        return Response(
+            ProductSerializer(product).data, headers={"ETag": version_etag(product.version)}
+        )
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.update(request, *args, partial=True, **kwargs)
 
     @extend_schema(
         summary="Delete a product (staff)",
+        parameters=[IF_MATCH],
         responses={
             204: None,
             409: error("`protected`: an order still refers to it; deactivate it instead."),
+            412: PRECONDITION_FAILED,
         },
     )
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.product_delete(product_id=self.get_object().pk)
+        services.product_delete(product_id=self.get_object().pk, if_match=if_match(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(

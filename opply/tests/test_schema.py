@@ -9,7 +9,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 pytestmark = pytest.mark.django_db
 
-# Every operation of API.md sections 1-3 and 6, as (method, path).
+# Every operation of API.md sections 1-3, 6 and 7, as (method, path).
 CONTRACT = [
     ("get", "/token/"),
     ("post", "/token/"),
@@ -26,7 +26,9 @@ CONTRACT = [
     ("get", "/orders/"),
     ("post", "/orders/"),
     ("get", "/orders/{id}/"),
+    ("patch", "/orders/{id}/"),
     ("get", "/orders/current/"),
+    ("patch", "/orders/current/"),
     ("post", "/orders/{id}/submit/"),
     ("post", "/orders/{id}/cancel/"),
     ("post", "/orders/{id}/fulfil/"),
@@ -78,6 +80,9 @@ def test_every_error_response_of_the_api_uses_the_error_body(schema):
         "#/components/schemas/Error",
         "#/components/schemas/StockConflict",
         "#/components/schemas/TransitionConflict",
+        "#/components/schemas/SubmitConflict",
+        "#/components/schemas/CartConflict",
+        "#/components/schemas/PreconditionFailedError",
     }
     for method, path, operation in operations(schema):
         if path in {"/healthz", "/readyz"}:
@@ -103,11 +108,91 @@ def test_insufficient_stock_is_described_with_its_lines(schema):
     assert "lines" in body["required"]
     assert body["properties"]["lines"]["items"]["$ref"] == "#/components/schemas/ShortLine"
     assert set(line["properties"]) == {"product", "requested", "available"}
-    for path in ["/orders/", "/orders/{id}/submit/", "/products/{id}/add_to_order/"]:
+    for path, component in [
+        ("/orders/", "SubmitConflict"),
+        ("/orders/{id}/submit/", "SubmitConflict"),
+        ("/products/{id}/add_to_order/", "CartConflict"),
+    ]:
         conflict = schema["paths"][path]["post"]["responses"]["409"]
         assert conflict["content"]["application/json"]["schema"]["$ref"] == (
-            "#/components/schemas/StockConflict"
+            f"#/components/schemas/{component}"
         ), path
+        shapes = schema["components"]["schemas"][component]["anyOf"]
+        assert {"$ref": "#/components/schemas/InsufficientStockError"} in shapes, path
+
+
+def test_quantity_rules_are_described_with_the_nearest_valid_quantities(schema):
+    line = schema["components"]["schemas"]["QuantityRuleLine"]
+    one = schema["components"]["schemas"]["QuantityRuleError"]
+    every = schema["components"]["schemas"]["QuantityRulesError"]
+
+    assert set(line["properties"]) == {
+        "product",
+        "quantity",
+        "min_order_quantity",
+        "order_increment",
+        "max_order_quantity",
+        "nearest",
+    }
+    assert {"code", "detail", "nearest", "quantity"} <= set(one["required"])
+    assert every["properties"]["lines"]["items"]["$ref"] == "#/components/schemas/QuantityRuleLine"
+    cart = schema["components"]["schemas"]["CartConflict"]["anyOf"]
+    submit = schema["components"]["schemas"]["SubmitConflict"]["anyOf"]
+    assert {"$ref": "#/components/schemas/QuantityRuleError"} in cart
+    assert {"$ref": "#/components/schemas/QuantityRulesError"} in submit
+    assert {"$ref": "#/components/schemas/DuplicatePoNumberError"} in submit
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("put", "/products/{id}/"),
+        ("patch", "/products/{id}/"),
+        ("delete", "/products/{id}/"),
+        ("patch", "/orders/{id}/"),
+        ("patch", "/orders/current/"),
+        ("post", "/orders/{id}/submit/"),
+        ("post", "/products/{id}/add_to_order/"),
+        ("post", "/products/{id}/remove_from_order/"),
+    ],
+)
+def test_conditional_writes_take_if_match_and_describe_412(schema, method, path):
+    operation = schema["paths"][path][method]
+    headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+
+    assert "If-Match" in headers
+    refused = operation["responses"]["412"]["content"]["application/json"]["schema"]
+    assert refused["$ref"] == "#/components/schemas/PreconditionFailedError"
+    body = schema["components"]["schemas"]["PreconditionFailedError"]
+    assert "current_version" in body["required"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/products/", "/products/{id}/", "/orders/{id}/", "/orders/current/"]
+)
+def test_conditional_reads_take_if_none_match_and_describe_304(schema, path):
+    operation = schema["paths"][path]["get"]
+    headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+
+    assert "If-None-Match" in headers
+    assert "304" in operation["responses"]
+    assert "content" not in operation["responses"]["304"]
+
+
+def test_orders_carry_buyer_po_number_note_and_version(schema):
+    order = schema["components"]["schemas"]["Order"]
+    product = schema["components"]["schemas"]["Product"]
+
+    assert {"buyer", "po_number", "note", "version"} <= set(order["properties"])
+    buyer = order["properties"]["buyer"]
+    buyer_ref = buyer.get("$ref") or buyer["allOf"][0]["$ref"]
+    assert set(schema["components"]["schemas"][buyer_ref.rsplit("/", 1)[1]]["properties"]) == {
+        "id",
+        "username",
+    }
+    assert {"min_order_quantity", "order_increment", "max_order_quantity", "version"} <= set(
+        product["properties"]
+    )
 
 
 def test_transitions_are_described_with_both_states(schema):
@@ -174,7 +259,13 @@ def test_request_bodies_are_described(schema):
     assert (items["minItems"], items["maxItems"]) == (1, 500)
     assert "requestBody" in schema["paths"]["/products/{id}/add_to_order/"]["post"]
     assert "requestBody" in schema["paths"]["/token/"]["post"]
-    assert "requestBody" not in schema["paths"]["/orders/{id}/submit/"]["post"]
+    submit = schema["paths"]["/orders/{id}/submit/"]["post"]["requestBody"]
+    assert submit.get("required") is not True
+    ref = submit["content"]["application/json"]["schema"]["$ref"]
+    assert set(schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]) == {
+        "po_number",
+        "note",
+    }
 
 
 def test_catalogue_and_order_filters_are_parameters(schema):
@@ -183,7 +274,7 @@ def test_catalogue_and_order_filters_are_parameters(schema):
         return {p["name"] for p in parameters if p["in"] == "query"}
 
     assert query("/products/") >= {"search", "in_stock", "min_price", "max_price", "ordering"}
-    assert query("/orders/") >= {"status", "all", "user", "page", "page_size"}
+    assert query("/orders/") >= {"status", "all", "user", "po_number", "page", "page_size"}
 
 
 def test_the_schema_is_served_without_authentication(api):

@@ -11,6 +11,10 @@ pytestmark = pytest.mark.django_db
 ORDER_KEYS = {
     "id",
     "status",
+    "buyer",
+    "po_number",
+    "note",
+    "version",
     "items",
     "total_amount",
     "created_at",

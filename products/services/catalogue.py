@@ -8,8 +8,9 @@ from typing import Any
 
 from django.db import transaction
 
+from opply.conditional import IfMatch
 from products.models import Product, StockMovement
-from products.services.stock import Actor, actor_id, apply_deltas, lock_one
+from products.services.stock import Actor, actor_id, lock_one, movement_of
 
 
 def product_create(
@@ -20,8 +21,13 @@ def product_create(
     quantity_in_stock: int = 0,
     sku: str | None = None,
     is_active: bool = True,
+    min_order_quantity: int = 1,
+    order_increment: int = 1,
+    max_order_quantity: int | None = None,
 ) -> Product:
-    """Create a product; its initial stock is recorded as an `initial` movement."""
+    """Create a product; its initial stock is recorded as an `initial` movement. The
+    quantity rules must be coherent (`products.rules.rule_problems`); the database's check
+    constraints refuse them otherwise."""
     with transaction.atomic():
         product = Product.objects.create(
             name=name,
@@ -29,6 +35,9 @@ def product_create(
             quantity_in_stock=quantity_in_stock,
             sku=sku,
             is_active=is_active,
+            min_order_quantity=min_order_quantity,
+            order_increment=order_increment,
+            max_order_quantity=max_order_quantity,
         )
         if quantity_in_stock:
             StockMovement.objects.create(
@@ -41,26 +50,37 @@ def product_create(
     return product
 
 
-def product_update(*, product_id: int, actor: Actor, **fields: Any) -> Product:
-    """Update a product's fields. A new `quantity_in_stock` is applied as an `adjustment`
-    movement of the difference, computed under the product's row lock."""
+def product_update(
+    *, product_id: int, actor: Actor, if_match: IfMatch | None = None, **fields: Any
+) -> Product:
+    """Update a product's fields under its row lock, its version +1 in the same statement.
+    PreconditionFailed (nothing changed) when `if_match` does not accept the version found
+    under the lock. A new `quantity_in_stock` is recorded as an `adjustment` movement of the
+    difference."""
     with transaction.atomic():
         product = lock_one(product_id)
-        new_stock = fields.pop("quantity_in_stock", None)
+        if if_match is not None:
+            if_match.require(product.version)
+        old_stock = product.quantity_in_stock
         for name, value in fields.items():
             setattr(product, name, value)
+        product.version += 1
         product.save()
-        if new_stock is not None and new_stock != product.quantity_in_stock:
-            apply_deltas(
-                {product.pk: new_stock - product.quantity_in_stock},
-                {product.pk: product},
+        if product.quantity_in_stock != old_stock:
+            movement_of(
+                product,
+                product.quantity_in_stock - old_stock,
                 reason=StockMovement.Reason.ADJUSTMENT,
                 actor=actor,
-            )
+            ).save()
     return product
 
 
-def product_delete(*, product_id: int) -> None:
-    """Delete a product and its ledger. Raises ProtectedError while any order line refers to it."""
+def product_delete(*, product_id: int, if_match: IfMatch | None = None) -> None:
+    """Delete a product and its ledger, under its row lock. PreconditionFailed when
+    `if_match` does not accept its version; ProtectedError while any order line refers to it."""
     with transaction.atomic():
-        lock_one(product_id).delete()
+        product = lock_one(product_id)
+        if if_match is not None:
+            if_match.require(product.version)
+        product.delete()

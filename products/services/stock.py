@@ -9,8 +9,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
-from opply.exceptions import DomainError, InsufficientStock, NotFound
+from opply.exceptions import DomainError, InsufficientStock, NotFound, QuantityRulesBroken
 from products.models import MAX_STOCK, Product, StockMovement
+from products.rules import quantity_violation
 
 Actor = AbstractBaseUser | AnonymousUser | None
 Reason = StockMovement.Reason
@@ -55,16 +56,29 @@ def stock_take(
     actor: Actor,
     order_id: int | None,
     reason: Reason = Reason.SUBMIT,
+    quantity_rules: bool = False,
 ) -> dict[int, Product]:
     """Take stock for many products at once, all or nothing.
 
-    Locks the products in ascending id order (SELECT ... FOR UPDATE), checks every line and
-    raises InsufficientStock listing every short one (an inactive or missing product has
-    nothing available). Otherwise decrements all of them and writes their movements with a
-    constant number of queries. Returns the locked products by id. Must run inside the
-    caller's transaction, after the caller's own locks.
+    Locks the products in ascending id order (SELECT ... FOR UPDATE). With `quantity_rules`,
+    first checks every quantity against its product's rules as they stand under the lock
+    and raises QuantityRulesBroken listing every line that breaks them. Then checks every
+    line's stock and raises InsufficientStock listing every short one (an inactive or
+    missing product has nothing available). Otherwise decrements all of them and writes
+    their movements with a constant number of queries. Returns the locked products by id.
+    Must run inside the caller's transaction, after the caller's own locks.
     """
     products = _lock_many(quantities)
+    if quantity_rules:
+        broken = [
+            violation
+            for product_id, requested in sorted(quantities.items())
+            if (product := products.get(product_id)) is not None
+            and product.is_active
+            and (violation := quantity_violation(product, requested)) is not None
+        ]
+        if broken:
+            raise QuantityRulesBroken(lines=broken)
     short = [
         {
             "product": product_id,
@@ -132,7 +146,8 @@ def apply_deltas(
     order_id: int | None = None,
     note: str = "",
 ) -> list[StockMovement]:
-    """Write new stock and one movement per product: two statements whatever the count."""
+    """Write new stock (and the next version) and one movement per product: two statements
+    whatever the count."""
     now = timezone.now()
     changed = []
     movements = []
@@ -146,19 +161,34 @@ def apply_deltas(
             )
         product.quantity_in_stock += delta
         product.updated_at = now
+        # The row is locked: the next version is known, and written with the stock.
+        product.version += 1
         changed.append(product)
         movements.append(
-            StockMovement(
-                product=product,
-                delta=delta,
-                reason=reason,
-                order_id=order_id,
-                actor_id=actor_id(actor),
-                note=note,
-                quantity_after=product.quantity_in_stock,
-            )
+            movement_of(product, delta, reason=reason, actor=actor, order_id=order_id, note=note)
         )
     if changed:
-        Product.objects.bulk_update(changed, ["quantity_in_stock", "updated_at"])
+        Product.objects.bulk_update(changed, ["quantity_in_stock", "updated_at", "version"])
         StockMovement.objects.bulk_create(movements)
     return movements
+
+
+def movement_of(
+    product: Product,
+    delta: int,
+    *,
+    reason: str,
+    actor: Actor,
+    order_id: int | None = None,
+    note: str = "",
+) -> StockMovement:
+    """The ledger entry of a change already applied to `product.quantity_in_stock`."""
+    return StockMovement(
+        product=product,
+        delta=delta,
+        reason=reason,
+        order_id=order_id,
+        actor_id=actor_id(actor),
+        note=note,
+        quantity_after=product.quantity_in_stock,
+    )

@@ -10,7 +10,18 @@ from products.tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
 
-PRODUCT_KEYS = {"id", "name", "sku", "price", "quantity_in_stock", "is_active"}
+PRODUCT_KEYS = {
+    "id",
+    "name",
+    "sku",
+    "price",
+    "quantity_in_stock",
+    "is_active",
+    "min_order_quantity",
+    "order_increment",
+    "max_order_quantity",
+    "version",
+}
 VALID = {"name": "Widget", "price": "11.11", "quantity_in_stock": 10}
 MISSING = object()
 
@@ -62,6 +73,10 @@ def test_product_json_shape_has_money_as_string(buyer_api, product):
         "price": "11.11",
         "quantity_in_stock": 10,
         "is_active": True,
+        "min_order_quantity": 1,
+        "order_increment": 1,
+        "max_order_quantity": None,
+        "version": 1,
     }
 
 
@@ -150,6 +165,10 @@ def test_staff_creates_a_product_with_an_initial_movement(staff_api, staff):
         "price": "11.11",
         "quantity_in_stock": 10,
         "is_active": True,
+        "min_order_quantity": 1,
+        "order_increment": 1,
+        "max_order_quantity": None,
+        "version": 1,
     }
     assert (product.name, product.price, product.quantity_in_stock) == (
         "Widget",
