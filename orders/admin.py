@@ -49,6 +49,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "buyer",
+        "po_number",
         "status",
         "line_count",
         "total",
@@ -58,12 +59,15 @@ class OrderAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "created_at", "submitted_at"]
     list_select_related = ["user"]
-    search_fields = ["user__username"]
-    search_help_text = "Buyer's username, or an order number."
+    search_fields = ["user__username", "po_number"]
+    search_help_text = "Buyer's username, a PO number, or an order number."
     date_hierarchy = "created_at"
     fields = readonly_fields = (
         "user",
         "status",
+        "po_number",
+        "note",
+        "version",
         "total",
         "created_at",
         "submitted_at",
@@ -100,7 +104,10 @@ class OrderAdmin(admin.ModelAdmin):
     ) -> tuple[QuerySet[Any], bool]:
         number = search_term.strip().lstrip("#")
         if looks_like_id(number):
-            matches = Q(user__username__icontains=search_term.strip()) | Q(pk=int(number))
+            term = search_term.strip()
+            matches = (
+                Q(user__username__icontains=term) | Q(po_number__icontains=term) | Q(pk=int(number))
+            )
             return queryset.filter(matches), False
         return super().get_search_results(request, queryset, search_term)
 

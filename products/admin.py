@@ -20,13 +20,21 @@ from django.utils.html import format_html
 from opply.admin_tools import ReadOnlyTabularInline
 from opply.exceptions import DomainError, InsufficientStock
 from opply.limits import looks_like_id
-from products.forms import StockAdjustForm
+from products.forms import ProductAdminForm, StockAdjustForm
 from products.models import MAX_STOCK, Product, StockMovement
 from products.services import product_create, product_delete, product_update, stock_adjust
 
 # The product page shows this many movements; the full ledger is one link away.
 INLINE_MOVEMENTS = 50
-EDITABLE_FIELDS = ("name", "sku", "price", "is_active")
+EDITABLE_FIELDS = (
+    "name",
+    "sku",
+    "price",
+    "is_active",
+    "min_order_quantity",
+    "order_increment",
+    "max_order_quantity",
+)
 
 
 class StockStatusFilter(admin.SimpleListFilter):
@@ -73,15 +81,35 @@ class StockMovementInline(ReadOnlyTabularInline):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["name", "sku", "price", "quantity_in_stock", "is_active"]
+    form = ProductAdminForm
+    list_display = ["name", "sku", "price", "quantity_in_stock", "case_pack", "is_active"]
     search_fields = ["name", "sku"]
     list_filter = ["is_active", StockStatusFilter]
-    fields = ["name", "sku", "price", "quantity_in_stock", "is_active", "created_at", "updated_at"]
+    fields = [
+        "name",
+        "sku",
+        "price",
+        "quantity_in_stock",
+        "is_active",
+        "min_order_quantity",
+        "order_increment",
+        "max_order_quantity",
+        "version",
+        "loaded_version",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [StockMovementInline]
+
+    @admin.display(description="order in")
+    def case_pack(self, product: Product) -> str:
+        top = product.max_order_quantity
+        rule = f"min {product.min_order_quantity}, step {product.order_increment}"
+        return rule if top is None else f"{rule}, max {top}"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Initial stock may be entered when adding; afterwards only "Adjust stock" changes it.
-        readonly = ["created_at", "updated_at"]
+        readonly = ["version", "created_at", "updated_at"]
         if obj is not None:
             readonly.insert(0, "quantity_in_stock")
         return readonly
@@ -107,6 +135,9 @@ class ProductAdmin(admin.ModelAdmin):
                 price=data["price"],
                 quantity_in_stock=data.get("quantity_in_stock") or 0,
                 is_active=data.get("is_active", True),
+                min_order_quantity=data.get("min_order_quantity") or 1,
+                order_increment=data.get("order_increment") or 1,
+                max_order_quantity=data.get("max_order_quantity"),
             )
         # The admin goes on with `obj` (log entry, message, redirect): make it the saved row.
         for field in Product._meta.concrete_fields:

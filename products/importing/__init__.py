@@ -7,12 +7,18 @@ from products.importing.parser import (
     RowError,
     parse_products_csv,
 )
-from products.importing.writer import IMPORT_BATCH_SIZE, ImportSummary, products_import
+from products.importing.writer import (
+    IMPORT_BATCH_SIZE,
+    ImportRulesRefused,
+    ImportSummary,
+    products_import,
+)
 
 __all__ = [
     "IMPORT_BATCH_SIZE",
     "ImportFileError",
     "ImportRow",
+    "ImportRulesRefused",
     "ImportSummary",
     "ParsedFile",
     "RowError",

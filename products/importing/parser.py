@@ -1,6 +1,11 @@
-"""Reading a catalogue CSV (`sku,name,price,quantity_in_stock[,is_active]`) into rows that
+"""Reading a catalogue CSV (`sku,name,price,quantity_in_stock` and optionally `is_active`,
+`min_order_quantity`, `order_increment`, `max_order_quantity`) into rows that
 `products.importing.writer.products_import` can write. Every row is checked before anything is
-written, and every problem is reported with its line number."""
+written, and every problem is reported with its line number.
+
+Quantity rules: a column the file leaves out keeps each existing product's value (new
+products get the defaults); in a column the file has, a blank cell is the default (1, 1, no
+maximum)."""
 
 from __future__ import annotations
 
@@ -11,9 +16,16 @@ from decimal import Decimal, InvalidOperation
 from typing import IO
 
 from products.models import MAX_STOCK, Product
+from products.rules import rule_problems
 
 REQUIRED_COLUMNS = ("sku", "name", "price", "quantity_in_stock")
-OPTIONAL_COLUMNS = ("is_active",)
+RULE_COLUMNS = ("min_order_quantity", "order_increment", "max_order_quantity")
+RULE_DEFAULTS: dict[str, int | None] = {
+    "min_order_quantity": 1,
+    "order_increment": 1,
+    "max_order_quantity": None,
+}
+OPTIONAL_COLUMNS = ("is_active", *RULE_COLUMNS)
 TRUE_WORDS = {"1", "true", "yes", "y", "on"}
 FALSE_WORDS = {"0", "false", "no", "n", "off"}
 
@@ -33,6 +45,12 @@ class ImportRow:
     quantity_in_stock: int
     # None: the file does not say (new products are active, existing ones keep theirs).
     is_active: bool | None
+    # The quantity rules the file gives, by column; a column it leaves out is absent here.
+    rules: dict[str, int | None] = field(default_factory=dict)
+
+    def rules_over(self, current: dict[str, int | None]) -> dict[str, int | None]:
+        """The product's rules after this row: the file's values over `current`."""
+        return {**current, **self.rules}
 
 
 @dataclass(frozen=True)
@@ -126,6 +144,18 @@ def _check(record: dict[str | None, str | None], line: int) -> tuple[ImportRow |
     price = _price(values.get("price", ""), problems)
     quantity = _quantity(values.get("quantity_in_stock", ""), problems)
     is_active = _flag(values.get("is_active", ""), problems)
+    rules = {
+        column: _rule(column, values[column], problems)
+        for column in RULE_COLUMNS
+        if column in values
+    }
+    if len(rules) == len(RULE_COLUMNS) and not problems:
+        # Complete rules are checked here, by line; partial ones against the product's own
+        # values when they are written.
+        problems.extend(
+            f"{column}: {message}"
+            for column, message in rule_problems(**rules).items()  # type: ignore[arg-type]
+        )
 
     if problems or price is None or quantity is None:
         return None, problems
@@ -136,8 +166,23 @@ def _check(record: dict[str | None, str | None], line: int) -> tuple[ImportRow |
         price=price,
         quantity_in_stock=quantity,
         is_active=is_active,
+        rules=rules,
     )
     return row, problems
+
+
+def _rule(column: str, raw: str, problems: list[str]) -> int | None:
+    if not raw:
+        return RULE_DEFAULTS[column]
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{column}: {raw!r} is not a whole number")
+        return None
+    if not 1 <= value <= MAX_STOCK:
+        problems.append(f"{column}: {raw} is not between 1 and {MAX_STOCK}")
+        return None
+    return value
 
 
 def _price(raw: str, problems: list[str]) -> Decimal | None:

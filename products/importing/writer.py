@@ -11,13 +11,43 @@ from typing import Any, TypeVar
 from django.db import connection, transaction
 from django.utils import timezone
 
-from products.importing.parser import ImportRow
+from products.importing.parser import RULE_COLUMNS, RULE_DEFAULTS, ImportRow, RowError
 from products.models import Product, StockMovement
+from products.rules import rule_problems
 from products.services.stock import Actor, actor_id
 
 T = TypeVar("T")
 
 IMPORT_BATCH_SIZE = 2000
+
+
+class ImportRulesRefused(Exception):
+    """Rows whose quantity rules, merged with the product's current ones, do not hold
+    together; nothing was imported."""
+
+    def __init__(self, errors: Sequence[RowError]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(str(error) for error in self.errors))
+
+
+Rules = tuple[int, int, int | None]
+# (id, name, price, is_active, quantity_in_stock, min, increment, max)
+ChangedRow = tuple[int, str, Decimal, bool, int, int, int, int | None]
+
+
+def _rules_of(row: ImportRow, current: dict[str, int | None], errors: list[RowError]) -> Rules:
+    merged = row.rules_over(current)
+    if problems := rule_problems(**merged):  # type: ignore[arg-type]
+        errors.append(
+            RowError(
+                line=row.line,
+                problems=tuple(f"{column}: {message}" for column, message in problems.items()),
+            )
+        )
+    minimum, increment, maximum = (merged[column] for column in RULE_COLUMNS)
+    assert minimum is not None
+    assert increment is not None
+    return minimum, increment, maximum
 
 
 @dataclass(frozen=True)
@@ -44,8 +74,10 @@ def products_import(
     still sums to the stock. Existing products are locked in ascending id order, as order
     submit locks them, then changed a batch at a time with a constant number of statements
     per batch (COPY on PostgreSQL). `on_progress` is called with the number of rows each
-    batch handled. Raises ValueError on a SKU given twice, IntegrityError if another writer
-    created one of the new SKUs meanwhile.
+    batch handled. Quantity rules the file leaves out keep the product's own; merged, they
+    must hold together, else ImportRulesRefused lists every such row. Every changed product's
+    version goes up by one. Raises ValueError on a SKU given twice, IntegrityError if another
+    writer created one of the new SKUs meanwhile.
     """
     by_sku = {row.sku: row for row in rows}
     if len(by_sku) != len(rows):
@@ -55,42 +87,58 @@ def products_import(
         # SQLite takes at most 32,766 parameters per statement: 5 per updated row.
         batch_size = min(batch_size, IMPORT_BATCH_SIZE)
     created = updated = unchanged = 0
+    errors: list[RowError] = []
     with transaction.atomic():
         existing_ids: list[int] = []
         for skus in _batches(list(by_sku), batch_size):
             existing_ids.extend(Product.objects.filter(sku__in=skus).values_list("pk", flat=True))
         existing_ids.sort()
         seen: set[str] = set()
+        pending: list[tuple[list[ChangedRow], list[tuple[int, int, int]], int]] = []
         for ids in _batches(existing_ids, batch_size):
             locked = (
                 Product.objects.select_for_update()
                 .filter(pk__in=ids)
                 .order_by("pk")
-                .values_list("pk", "sku", "name", "price", "is_active", "quantity_in_stock")
+                .values_list(
+                    "pk", "sku", "name", "price", "is_active", "quantity_in_stock", *RULE_COLUMNS
+                )
             )
-            changed: list[tuple[int, str, Decimal, bool, int]] = []
+            changed: list[ChangedRow] = []
             movements: list[tuple[int, int, int]] = []
-            for pk, sku, name, price, was_active, stock in locked:
+            for pk, sku, name, price, was_active, stock, *was_rules in locked:
                 row = by_sku.get(sku or "")
                 if row is None:  # its SKU changed since it was looked up: a new product
                     continue
                 seen.add(row.sku)
                 is_active = was_active if row.is_active is None else row.is_active
+                rules = _rules_of(row, dict(zip(RULE_COLUMNS, was_rules, strict=True)), errors)
                 delta = row.quantity_in_stock - stock
-                if delta == 0 and (name, price, was_active) == (row.name, row.price, is_active):
+                if delta == 0 and (name, price, was_active, *was_rules) == (
+                    row.name,
+                    row.price,
+                    is_active,
+                    *rules,
+                ):
                     unchanged += 1
                     continue
-                changed.append((pk, row.name, row.price, is_active, row.quantity_in_stock))
+                changed.append((pk, row.name, row.price, is_active, row.quantity_in_stock, *rules))
                 if delta:
                     movements.append((pk, delta, row.quantity_in_stock))
+            # Written once every row's rules are known to hold (the rows stay locked).
+            pending.append((changed, movements, len(ids)))
+        new_rows = [row for sku, row in by_sku.items() if sku not in seen]
+        new_rules = {row.sku: _rules_of(row, RULE_DEFAULTS, errors) for row in new_rows}
+        if errors:
+            raise ImportRulesRefused(sorted(errors, key=lambda error: error.line))
+        for changed, movements, handled in pending:
             writer.update_products(changed)
             writer.add_movements(movements)
             updated += len(changed)
             if on_progress is not None:
-                on_progress(len(ids))
-        new_rows = [row for sku, row in by_sku.items() if sku not in seen]
+                on_progress(handled)
         for batch in _batches(new_rows, batch_size):
-            ids_by_sku = writer.create_products(batch)
+            ids_by_sku = writer.create_products(batch, new_rules)
             writer.add_movements(
                 [
                     (ids_by_sku[row.sku], row.quantity_in_stock, row.quantity_in_stock)
@@ -120,59 +168,70 @@ class _ImportWriter:
         self.ops = connection.ops
         self.table = self.ops.quote_name(Product._meta.db_table)
 
-    def update_products(self, rows: Sequence[tuple[int, str, Decimal, bool, int]]) -> None:
-        """rows: (id, name, price, is_active, quantity_in_stock)."""
+    def update_products(self, rows: Sequence[ChangedRow]) -> None:
+        """rows: (id, name, price, is_active, quantity_in_stock, min, increment, max). Each
+        product's version goes up by one in the same statement."""
         if not rows:
             return
+        columns = "id, name, price, is_active, quantity, minimum, increment, maximum"
         with connection.cursor() as cursor:
             if self.copy:
                 cursor.execute(
                     "CREATE TEMPORARY TABLE IF NOT EXISTS product_import_stage "
-                    "(id bigint, name text, price numeric, is_active boolean, quantity integer) "
-                    "ON COMMIT DROP"
+                    "(id bigint, name text, price numeric, is_active boolean, quantity integer, "
+                    "minimum integer, increment integer, maximum integer) ON COMMIT DROP"
                 )
                 cursor.execute("TRUNCATE product_import_stage")
-                self._copy(
-                    cursor, "product_import_stage", "id, name, price, is_active, quantity", rows
-                )
+                self._copy(cursor, "product_import_stage", columns, rows)
                 source, params = "(SELECT * FROM product_import_stage)", []
             else:
-                values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+                values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
                 source = f"(VALUES {values})"
                 params = [
                     value
-                    for pk, name, price, is_active, quantity in rows
-                    for value in (pk, name, str(price), is_active, quantity)
+                    for pk, name, price, is_active, quantity, *rules in rows
+                    for value in (pk, name, str(price), is_active, quantity, *rules)
                 ]
             # Only placeholders, quoted names and the stage table are interpolated.
             cursor.execute(
-                f"WITH v (id, name, price, is_active, quantity) AS {source} "  # noqa: S608
+                f"WITH v ({columns}) AS {source} "  # noqa: S608
                 f"UPDATE {self.table} SET name = v.name, price = v.price, "
-                "is_active = v.is_active, quantity_in_stock = v.quantity, updated_at = %s "
-                f"FROM v WHERE {self.table}.id = v.id",
+                "is_active = v.is_active, quantity_in_stock = v.quantity, "
+                "min_order_quantity = v.minimum, order_increment = v.increment, "
+                f"max_order_quantity = v.maximum, version = {self.table}.version + 1, "
+                f"updated_at = %s FROM v WHERE {self.table}.id = v.id",
                 [*params, self.ops.adapt_datetimefield_value(self.now)],
             )
 
-    def create_products(self, rows: Sequence[ImportRow]) -> dict[str, int]:
-        """Insert new products; their ids by SKU."""
+    def create_products(self, rows: Sequence[ImportRow], rules: dict[str, Rules]) -> dict[str, int]:
+        """Insert new products with their quantity rules (by SKU); their ids by SKU."""
         fields = [
-            (r.sku, r.name, r.price, r.quantity_in_stock, r.is_active is not False) for r in rows
+            (r.sku, r.name, r.price, r.quantity_in_stock, r.is_active is not False, *rules[r.sku])
+            for r in rows
         ]
         if self.copy:
             with connection.cursor() as cursor:
                 self._copy(
                     cursor,
                     self.table,
-                    "sku, name, price, quantity_in_stock, is_active, created_at, updated_at",
-                    [(*row, self.now, self.now) for row in fields],
+                    "sku, name, price, quantity_in_stock, is_active, min_order_quantity, "
+                    "order_increment, max_order_quantity, version, created_at, updated_at",
+                    [(*row, 1, self.now, self.now) for row in fields],
                 )
         else:
             Product.objects.bulk_create(
                 [
                     Product(
-                        sku=sku, name=name, price=price, quantity_in_stock=qty, is_active=active
+                        sku=sku,
+                        name=name,
+                        price=price,
+                        quantity_in_stock=qty,
+                        is_active=active,
+                        min_order_quantity=minimum,
+                        order_increment=increment,
+                        max_order_quantity=maximum,
                     )
-                    for sku, name, price, qty, active in fields
+                    for sku, name, price, qty, active, minimum, increment, maximum in fields
                 ]
             )
         skus = [row.sku for row in rows]

@@ -20,8 +20,11 @@ def ledger_sum(product: Product) -> int:
 
 
 def form_data(fields: dict, movement_ids: tuple[int, ...] = ()) -> dict:
-    """A product form as the browser posts it, with the read-only movements inline."""
+    """A product form as the browser posts it, with the read-only movements inline and the
+    quantity rules at their initial values unless given."""
     data = {
+        "min_order_quantity": "1",
+        "order_increment": "1",
         **fields,
         "movements-TOTAL_FORMS": str(len(movement_ids)),
         "movements-INITIAL_FORMS": str(len(movement_ids)),
@@ -55,6 +58,7 @@ def test_product_list_shows_columns_and_filters_by_stock(admin_client):
         "sku",
         "price",
         "quantity_in_stock",
+        "case_pack",
         "is_active",
     ]
 
@@ -105,6 +109,7 @@ def test_changing_a_product_cannot_change_its_stock(admin_client):
                 "price": "3.00",
                 "quantity_in_stock": "999",
                 "is_active": "on",
+                "loaded_version": str(product.version),
             },
             movement_ids=(product.movements.get().pk,),
         ),
@@ -275,3 +280,68 @@ def test_adding_a_product_with_a_taken_sku_shows_the_form_error(admin_client):
     assert response.status_code == 200
     assert "sku" in response.context["adminform"].form.errors
     assert Product.objects.filter(sku="DUP-1").count() == 1
+
+
+def change_product(admin_client, product: Product, **fields: str):
+    page = admin_client.get(reverse("admin:products_product_change", args=[product.pk]))
+    initial = page.context["adminform"].form.initial
+    data = {
+        "name": product.name,
+        "sku": product.sku or "",
+        "price": str(product.price),
+        "is_active": "on",
+        "min_order_quantity": str(product.min_order_quantity),
+        "order_increment": str(product.order_increment),
+        "max_order_quantity": str(product.max_order_quantity or ""),
+        "loaded_version": str(initial["loaded_version"]),
+        **fields,
+    }
+    movement_ids = tuple(product.movements.values_list("pk", flat=True))
+    return admin_client.post(
+        reverse("admin:products_product_change", args=[product.pk]), form_data(data, movement_ids)
+    )
+
+
+def test_product_form_sets_quantity_rules_and_bumps_the_version(admin_client):
+    product = ProductFactory(name="Eggs", sku="EG-1")
+
+    response = change_product(
+        admin_client, product, min_order_quantity="12", order_increment="6", max_order_quantity="60"
+    )
+
+    assert response.status_code == 302
+    product.refresh_from_db()
+    rules = (product.min_order_quantity, product.order_increment, product.max_order_quantity)
+    assert rules == (12, 6, 60)
+    assert product.version == 2
+
+
+def test_product_form_refuses_incoherent_quantity_rules(admin_client):
+    product = ProductFactory(name="Eggs", sku="EG-1")
+
+    response = change_product(
+        admin_client, product, min_order_quantity="10", order_increment="6", max_order_quantity="9"
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "multiple of the order increment" in str(errors["min_order_quantity"])
+    assert "at least the minimum" in str(errors["max_order_quantity"])
+    product.refresh_from_db()
+    assert (product.min_order_quantity, product.order_increment, product.version) == (1, 1, 1)
+
+
+def test_product_form_refuses_to_save_over_a_newer_version(admin_client, staff_api):
+    product = ProductFactory(name="Eggs", sku="EG-1", price=Decimal("2.00"))
+    page = admin_client.get(reverse("admin:products_product_change", args=[product.pk]))
+    opened_at = page.context["adminform"].form.initial["loaded_version"]
+    staff_api.patch(f"/products/{product.pk}/", {"price": "2.50"})
+
+    response = change_product(admin_client, product, price="1.00", loaded_version=str(opened_at))
+
+    assert response.status_code == 200
+    assert "changed by someone else since you opened it" in str(
+        response.context["adminform"].form.non_field_errors()
+    )
+    product.refresh_from_db()
+    assert (product.price, product.version) == (Decimal("2.50"), 2)

@@ -236,3 +236,70 @@ def test_the_service_refuses_a_sku_given_twice():
         products_import(rows=[row, row], actor=None)
 
     assert not Product.objects.exists()
+
+
+def test_import_sets_quantity_rules_and_bumps_the_version_of_changed_products(tmp_path):
+    eggs = ProductFactory(sku="EG-1", name="Eggs", price=Decimal("2.00"), quantity_in_stock=60)
+    salt = ProductFactory(sku="SA-1", name="Salt", price=Decimal("1.00"), quantity_in_stock=5)
+    path = write_csv(
+        tmp_path,
+        """
+sku,name,price,quantity_in_stock,min_order_quantity,order_increment,max_order_quantity
+EG-1,Eggs,2.00,60,12,6,48
+SA-1,Salt,1.00,5,,,
+NE-1,Nuts,3.00,0,10,5,
+""",
+    )
+
+    out, err = run_import(path)
+
+    assert "1 created, 1 updated, 1 unchanged" in out
+    assert err == ""
+    eggs.refresh_from_db()
+    salt.refresh_from_db()
+    nuts = Product.objects.get(sku="NE-1")
+    rules = [
+        (p.min_order_quantity, p.order_increment, p.max_order_quantity, p.version)
+        for p in (eggs, salt, nuts)
+    ]
+    assert rules == [(12, 6, 48, 2), (1, 1, None, 1), (10, 5, None, 1)]
+
+
+def test_import_refuses_incoherent_rules_by_line(tmp_path):
+    ProductFactory(sku="EG-1", quantity_in_stock=1)
+    path = write_csv(
+        tmp_path,
+        """
+sku,name,price,quantity_in_stock,min_order_quantity,order_increment,max_order_quantity
+EG-1,Eggs,2.00,1,10,6,
+NE-1,Nuts,3.00,1,6,6,3
+OK-1,Fine,3.00,1,0,x,
+""",
+    )
+
+    with pytest.raises(CommandError, match="3 invalid row"):
+        run_import(path)
+
+    parsed_errors = Product.objects.filter(sku__in=["NE-1", "OK-1"]).exists()
+    assert not parsed_errors
+    assert Product.objects.get(sku="EG-1").min_order_quantity == 1
+
+
+def test_a_partial_rule_column_is_merged_with_the_products_own_rules(tmp_path):
+    ProductFactory(sku="EG-1", quantity_in_stock=1, min_order_quantity=12, order_increment=6)
+    keeps = write_csv(
+        tmp_path, "sku,name,price,quantity_in_stock,max_order_quantity\nEG-1,Eggs,2.00,1,60\n"
+    )
+    run_import(keeps)
+    breaks = tmp_path / "breaks.csv"
+    breaks.write_text("sku,name,price,quantity_in_stock,order_increment\nEG-1,Eggs,2.00,1,5\n")
+    err = StringIO()
+
+    with pytest.raises(CommandError, match="incoherent quantity rules"):
+        call_command("import_products", str(breaks), stdout=StringIO(), stderr=err)
+
+    assert "line 2: min_order_quantity: Must be a multiple of the order increment (5)" in (
+        err.getvalue()
+    )
+    eggs = Product.objects.get(sku="EG-1")
+    assert (eggs.min_order_quantity, eggs.order_increment, eggs.max_order_quantity) == (12, 6, 60)

@@ -47,7 +47,9 @@ def test_seed_demo_creates_catalogue_and_users_whose_printed_credentials_work(se
     assert staff.is_superuser
     assert buyer is not None
     assert not buyer.is_staff
-    assert Product.objects.filter(sku__startswith="DEMO-").count() == 6
+    assert Product.objects.filter(sku__startswith="DEMO-").count() == 7
+    eggs = Product.objects.get(sku="DEMO-EGGS")
+    assert (eggs.min_order_quantity, eggs.order_increment, eggs.max_order_quantity) == (12, 6, 120)
     stock = Product.objects.aggregate(total=Sum("quantity_in_stock"))["total"]
     assert StockMovement.objects.aggregate(total=Sum("delta"))["total"] == stock
     assert set(StockMovement.objects.values_list("reason", flat=True)) == {"initial"}
@@ -62,7 +64,7 @@ def test_seed_demo_twice_duplicates_nothing_and_keeps_stock(settings):
     output = seed("--password", "demo pass 123")
 
     assert "(0 new)" in output
-    assert Product.objects.count() == 6
+    assert Product.objects.count() == 7
     assert get_user_model().objects.count() == 3
     assert StockMovement.objects.count() == 5
     flour.refresh_from_db()
@@ -76,4 +78,4 @@ def test_seed_demo_runs_with_force_when_debug_is_off(settings):
     output = seed("--force")
 
     assert "demo-staff / " in output
-    assert Product.objects.count() == 6
+    assert Product.objects.count() == 7

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from products.importing import (
     IMPORT_BATCH_SIZE,
     ImportFileError,
+    ImportRulesRefused,
     parse_products_csv,
     products_import,
 )
@@ -77,6 +78,13 @@ class Command(BaseCommand):
                     batch_size=options["batch_size"],
                     on_progress=bar.update,
                 )
+        except ImportRulesRefused as exc:
+            for error in exc.errors:
+                self.stderr.write(str(error))
+            raise CommandError(
+                f"{len(exc.errors)} row(s) would leave incoherent quantity rules; nothing was "
+                "imported."
+            ) from exc
         except IntegrityError as exc:
             raise CommandError(
                 "Another writer created one of these SKUs during the import; nothing was "

@@ -22,7 +22,10 @@ DEMO_PRODUCTS = [
     ("DEMO-VANILLA", "Vanilla pods, 100 g", Decimal("21.75"), 10),
     ("DEMO-OATS", "Rolled oats, 20 kg", Decimal("15.20"), 60),
     ("DEMO-SALT", "Sea salt, 5 kg", Decimal("4.80"), 0),
+    ("DEMO-EGGS", "Free-range eggs, tray of 30", Decimal("7.20"), 240),
 ]
+# Quantity rules by SKU (min, increment, max): eggs go by the case of 6 trays, 2 cases at least.
+DEMO_RULES = {"DEMO-EGGS": (12, 6, 120)}
 # (username, is_staff): the staff user is also a superuser, so the admin shows everything.
 DEMO_USERS = [("demo-staff", True), ("demo-buyer-1", False), ("demo-buyer-2", False)]
 
@@ -69,7 +72,17 @@ class Command(BaseCommand):
         created = 0
         for sku, name, price, stock in DEMO_PRODUCTS:
             if sku not in existing:
-                product_create(actor=None, sku=sku, name=name, price=price, quantity_in_stock=stock)
+                minimum, increment, maximum = DEMO_RULES.get(sku, (1, 1, None))
+                product_create(
+                    actor=None,
+                    sku=sku,
+                    name=name,
+                    price=price,
+                    quantity_in_stock=stock,
+                    min_order_quantity=minimum,
+                    order_increment=increment,
+                    max_order_quantity=maximum,
+                )
                 created += 1
         return created
 
