@@ -66,7 +66,7 @@ def test_seed_demo_twice_duplicates_nothing_and_keeps_stock(settings):
     assert "(0 new)" in output
     assert Product.objects.count() == 7
     assert get_user_model().objects.count() == 3
-    assert StockMovement.objects.count() == 5
+    assert StockMovement.objects.count() == 6
     flour.refresh_from_db()
     assert flour.quantity_in_stock == 3
     assert authenticate(username="demo-buyer-2", password="demo pass 123") is not None
