@@ -224,7 +224,8 @@ def order_submit(
 ) -> Order:
     """Submit the user's active order, all or nothing.
 
-    Locks the order row, then its products in ascending id order; checks every line;
+    Locks the order row, then (with a PO number) the buyer's PO number in the partial unique
+    index, then its products in ascending id order; checks every line;
     decrements stock and writes movements, freezes unit prices and the total, sets
     submitted_at and the PO number and note when given. Raises NotFound (not the caller's),
     PreconditionFailed (`if_match` refuses the order's version), OrderNotActive, OrderEmpty,
@@ -243,6 +244,14 @@ def order_submit(
         lines = list(order.lines.all())
         if not lines:
             raise OrderEmpty()
+        if order.po_number:
+            # Claim the PO number before any product lock, as order_place does by inserting
+            # first: two transactions of one buyer then never wait for each other crosswise
+            # (PO number held, product wanted / product held, PO number wanted).
+            order.status = Order.Status.SUBMITTED
+            order.submitted_at = timezone.now()
+            with _po_number_guard(order):
+                order.save(update_fields=["status", "submitted_at", "po_number", "note"])
         products = stock_take(
             quantities={line.product_id: line.quantity for line in lines},
             actor=user,
@@ -352,17 +361,10 @@ def _mark_submitted(order: Order, lines: Sequence[OrderLine]) -> None:
     order.status = Order.Status.SUBMITTED
     order.submitted_at = order.submitted_at or timezone.now()
     order.version += 1
-    with _po_number_guard(order):
-        order.save(
-            update_fields=[
-                "total_amount",
-                "status",
-                "submitted_at",
-                "po_number",
-                "note",
-                "version",
-            ]
-        )
+    # A PO number was claimed before the products were locked (order_submit, order_place).
+    order.save(
+        update_fields=["total_amount", "status", "submitted_at", "po_number", "note", "version"]
+    )
 
 
 def _touch(order: Order) -> None:
