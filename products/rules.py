@@ -56,8 +56,8 @@ def nearest_valid(product: HasQuantityRules, quantity: int) -> tuple[int | None,
     below = None if quantity <= low else (quantity - 1) // step * step
     if below is not None and top is not None:
         below = min(below, top)
-    above = low if quantity < low else (quantity // step + 1) * step
-    if top is not None and above > top:
+    above: int | None = low if quantity < low else (quantity // step + 1) * step
+    if top is not None and above is not None and above > top:
         above = None
     return below, above
 

@@ -72,15 +72,14 @@ class ProductSerializer(serializers.ModelSerializer[Product]):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # The rules as they will stand: the request's values over the product's current ones.
-        rules = {
-            name: attrs.get(name, getattr(self.instance, name, default))
-            for name, default in (
-                ("min_order_quantity", 1),
-                ("order_increment", 1),
-                ("max_order_quantity", None),
-            )
-        }
-        if problems := rule_problems(**rules):
+        def merged(name: str, default: Any) -> Any:
+            return attrs.get(name, getattr(self.instance, name, default))
+
+        if problems := rule_problems(
+            min_order_quantity=merged("min_order_quantity", 1),
+            order_increment=merged("order_increment", 1),
+            max_order_quantity=merged("max_order_quantity", None),
+        ):
             raise serializers.ValidationError({name: [msg] for name, msg in problems.items()})
         return attrs
 

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def eggs(db) -> Product:
     """Sold by the case of 6 trays, 12 at least, 48 at most."""
-    return ProductFactory(
+    return ProductFactory.create(
         name="Eggs",
         quantity_in_stock=500,
         min_order_quantity=12,
