@@ -151,18 +151,6 @@ def error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSerializer, description=description)
 
 
-STOCK_CONFLICT = OpenApiResponse(
-    AnyOfSerializer(
-        component_name="StockConflict",
-        serializers=[InsufficientStockErrorSerializer, ErrorSerializer],
-        resource_type_field_name=None,
-    ),
-    description=(
-        "`insufficient_stock` (with `lines`; nothing changed), `order_not_active`, "
-        "`order_empty`, `product_inactive`, or `idempotency_in_progress`."
-    ),
-)
-
 TRANSITION_CONFLICT = OpenApiResponse(
     AnyOfSerializer(
         component_name="TransitionConflict",

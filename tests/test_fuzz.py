@@ -150,7 +150,7 @@ def test_the_largest_accepted_id_is_looked_up_and_not_found(buyer_api):
 def test_conflict_bodies_that_overlap_the_plain_error_are_described_with_any_of(db):
     components = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
 
-    for name in ("TransitionConflict", "StockConflict"):
+    for name in ("TransitionConflict", "SubmitConflict", "CartConflict"):
         assert "oneOf" not in components[name]
         refs = {branch["$ref"] for branch in components[name]["anyOf"]}
         assert "#/components/schemas/Error" in refs

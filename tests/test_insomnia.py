@@ -43,7 +43,7 @@ SEED_ORDER = [
     ("GET", "/orders/"),
     ("GET", "/orders/current/"),
 ]
-# Every operation of the API (API.md sections 1-3 and 6), with ids as the collection names them.
+# Every operation of the API (API.md sections 1-3, 6 and 7), with ids as the collection names them.
 OPERATIONS = {
     ("GET", "/token/"),
     ("POST", "/token/"),
@@ -61,6 +61,8 @@ OPERATIONS = {
     ("POST", "/orders/"),
     ("GET", "/orders/{id}/"),
     ("GET", "/orders/current/"),
+    ("PATCH", "/orders/current/"),
+    ("PATCH", "/orders/{id}/"),
     ("POST", "/orders/{id}/submit/"),
     ("POST", "/orders/{id}/cancel/"),
     ("POST", "/orders/{id}/fulfil/"),
@@ -223,4 +225,12 @@ def test_every_request_answers_its_expected_status_on_a_live_server(
     assert runner.responses["req_order_submit"]["status"] == "submitted"
     assert runner.responses["req_order_cancel"]["status"] == "cancelled"
     assert runner.responses["req_order_fulfil"]["status"] == "fulfilled"
+    assert runner.responses["req_b2b_add_too_few"]["nearest"] == [None, 12]
+    assert runner.responses["req_b2b_add_default"]["items"][0]["quantity"] == 12
+    assert runner.responses["req_b2b_product_stale_write"]["current_version"] == 1
+    b2b_order = runner.responses["req_b2b_submit"]
+    assert (b2b_order["status"], b2b_order["po_number"]) == ("submitted", "PO-2026-0042")
+    assert [o["id"] for o in runner.responses["req_b2b_order_by_po"]["results"]] == [
+        b2b_order["id"]
+    ]
     assert system_database.check_stock().returncode == 0

@@ -78,7 +78,6 @@ def test_every_operation_has_a_summary_and_a_success_response(schema):
 def test_every_error_response_of_the_api_uses_the_error_body(schema):
     error_refs = {
         "#/components/schemas/Error",
-        "#/components/schemas/StockConflict",
         "#/components/schemas/TransitionConflict",
         "#/components/schemas/SubmitConflict",
         "#/components/schemas/CartConflict",
