@@ -137,3 +137,24 @@ def fuzz_accounts() -> dict[str, str]:
         "staff": token_get_or_create(user=staff).key,
         "revoker": token_get_or_create(user=revoker).key,
     }
+
+
+def make_staff(*, username: str) -> None:
+    get_user_model().objects.filter(username=username).update(is_staff=True)
+
+
+def po_number_holders(*, po_number: str) -> dict[str, Any]:
+    """Every placed order carrying `po_number`, as [user id, order id], and the stock left
+    of the only product."""
+    placed = Order.objects.filter(po_number=po_number).exclude(status=Order.Status.ACTIVE)
+    return {
+        "orders": sorted(placed.values_list("user_id", "id")),
+        "stock": Product.objects.get().quantity_in_stock,
+    }
+
+
+def product_and_cart(*, product: int, cart: int) -> list[Any]:
+    """A product's price and version, and an order's version and only line's quantity."""
+    found = Product.objects.get(pk=product)
+    order = Order.objects.get(pk=cart)
+    return [str(found.price), found.version, order.version, order.lines.get().quantity]

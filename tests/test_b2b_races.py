@@ -10,6 +10,7 @@ from functools import partial
 
 import pytest
 
+from tests import jobs
 from tests.servers import Database, ServerFarm, call, run_concurrently, seed, summary
 
 pytestmark = [pytest.mark.system, pytest.mark.postgres]
@@ -28,17 +29,17 @@ def test_concurrent_submits_with_one_po_number_leave_exactly_one_order(
     servers = farm.start(postgres_database, count=2, workers=3)
     product = data.products[0]
     body = {"po_number": "PO-RACE-1"}
-    jobs = []
+    attempts = []
     for index, (token, cart) in enumerate(zip(data.tokens, data.orders, strict=True)):
         url = servers[index % 2].url
-        jobs.append(partial(call, "POST", f"{url}/orders/{cart}/submit/", token=token, json=body))
+        attempts.append(partial(call, "POST", f"{url}/orders/{cart}/submit/", token=token, json=body))
         for attempt in range(ATTEMPTS - 1):
             other = servers[(index + attempt + 1) % 2].url
             place = {**body, "items": [{"product": product, "quantity": 1}]}
-            jobs.append(partial(call, "POST", f"{other}/orders/", token=token, json=place))
+            attempts.append(partial(call, "POST", f"{other}/orders/", token=token, json=place))
 
     started = time.monotonic()
-    outcomes = run_concurrently(jobs, threads=24)
+    outcomes = run_concurrently(attempts, threads=24)
     summary("po-race", outcomes, time.monotonic() - started, buyers=BUYERS, attempts=ATTEMPTS)
 
     assert [o.error for o in outcomes if o.error] == []
@@ -50,13 +51,7 @@ def test_concurrent_submits_with_one_po_number_leave_exactly_one_order(
     winner_of = {body["buyer"]["id"]: body["id"] for body in won}
     assert len(winner_of) == BUYERS
     assert {body["code"] for body in refused} == {"duplicate_po_number"}
-    state = postgres_database.run(
-        "from orders.models import Order\n"
-        "from products.models import Product\n"
-        "rows = Order.objects.filter(po_number='PO-RACE-1').exclude(status='active')\n"
-        "result = {'orders': sorted(rows.values_list('user_id', 'id')),\n"
-        "          'stock': Product.objects.get().quantity_in_stock}\n"
-    )
+    state = postgres_database.run(jobs.po_number_holders, po_number="PO-RACE-1")
     assert sorted(tuple(pair) for pair in state["orders"]) == sorted(winner_of.items())
     assert state["stock"] == 1000 - BUYERS
     assert postgres_database.check_stock().returncode == 0
@@ -66,10 +61,7 @@ def test_concurrent_if_match_writers_let_exactly_one_through(
     postgres_database: Database, farm: ServerFarm
 ):
     data = seed(postgres_database, products=[("1.00", 50)], buyers=2, cart=[(0, 1)], prefix="im")
-    postgres_database.run(
-        "from django.contrib.auth import get_user_model\n"
-        "get_user_model().objects.filter(username='im00000').update(is_staff=True)\n"
-    )
+    postgres_database.run(jobs.make_staff, username="im00000")
     staff, buyer = data.tokens
     product, cart = data.products[0], data.orders[1]
     servers = farm.start(postgres_database, count=2, workers=3)
@@ -107,14 +99,6 @@ def test_concurrent_if_match_writers_let_exactly_one_through(
         assert {body["code"] for body in refused} == {"precondition_failed"}
     [patched] = [o.body for o in outcomes[:WRITERS] if o.status == 200]
     [added] = [o.body for o in outcomes[WRITERS:] if o.status == 200]
-    current = postgres_database.run(
-        "from orders.models import Order\n"
-        "from products.models import Product\n"
-        "p = Product.objects.get(pk=product)\n"
-        "o = Order.objects.get(pk=cart)\n"
-        "result = [str(p.price), p.version, o.version, o.lines.get().quantity]\n",
-        product=product,
-        cart=cart,
-    )
+    current = postgres_database.run(jobs.product_and_cart, product=product, cart=cart)
     assert current == [patched["price"], 2, added["version"], 2]
     assert {o.body["current_version"] for o in outcomes[:WRITERS] if o.status == 412} == {2}
