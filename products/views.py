@@ -13,7 +13,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from opply.conditional import conditional, content_etag, if_match, version_etag
+from opply.conditional import conditional, conditional_rendered, if_match, version_etag
 from opply.idempotency import idempotent
 from opply.limits import ID_PATTERN
 from opply.permissions import IsStaffOrReadOnly
@@ -92,9 +92,13 @@ class ProductViewSet(
     def get_queryset(self) -> QuerySet[Product]:
         return selectors.product_list_visible(user=self.request.user)
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        response = super().list(request, *args, **kwargs)
-        return conditional(request, response, content_etag(response.data))
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.action == "list":
+            return conditional_rendered(request, response)
+        return response
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         product = self.get_object()

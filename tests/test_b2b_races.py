@@ -32,7 +32,9 @@ def test_concurrent_submits_with_one_po_number_leave_exactly_one_order(
     attempts = []
     for index, (token, cart) in enumerate(zip(data.tokens, data.orders, strict=True)):
         url = servers[index % 2].url
-        attempts.append(partial(call, "POST", f"{url}/orders/{cart}/submit/", token=token, json=body))
+        attempts.append(
+            partial(call, "POST", f"{url}/orders/{cart}/submit/", token=token, json=body)
+        )
         for attempt in range(ATTEMPTS - 1):
             other = servers[(index + attempt + 1) % 2].url
             place = {**body, "items": [{"product": product, "quantity": 1}]}
