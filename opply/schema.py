@@ -214,6 +214,17 @@ IF_MATCH = OpenApiParameter(
     ),
 )
 
+ETAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=(
+        'The version of the product or order in the body (`"3"`), or for a catalogue page a '
+        "weak tag of its content; send it back in `If-None-Match` or `If-Match`."
+    ),
+    response=[200, 201, 304],
+)
+
 IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match",
     OpenApiTypes.STR,

@@ -58,7 +58,9 @@ class OrderSerializer(serializers.ModelSerializer[Order]):
     buyer = BuyerSerializer(source="user", read_only=True, help_text="Who placed the order.")
     items = OrderItemSerializer(source="lines", many=True, read_only=True)
     total_amount = serializers.SerializerMethodField()
-    version = serializers.IntegerField(help_text="+1 on every change; the order's ETag.")
+    version = serializers.IntegerField(
+        read_only=True, help_text="+1 on every change; the order's ETag."
+    )
 
     class Meta:
         model = Order

@@ -20,6 +20,7 @@ from opply.limits import ID_PATTERN
 from opply.permissions import caller
 from opply.schema import (
     CART_CONFLICT,
+    ETAG,
     IF_MATCH,
     IF_NONE_MATCH,
     NOT_MODIFIED,
@@ -88,7 +89,7 @@ _ORDER_WRITE_ERRORS = {
     retrieve=extend_schema(
         summary="Get one order (owner or staff)",
         description='Served with `ETag: "<version>"`.',
-        parameters=[IF_NONE_MATCH],
+        parameters=[IF_NONE_MATCH, ETAG],
         responses={200: OrderSerializer, 304: NOT_MODIFIED},
     ),
 )
@@ -117,7 +118,7 @@ class OrderViewSet(
         summary="Set the PO number or note of the caller's active order",
         description=_DETAILS,
         request=OrderDetailsSerializer,
-        parameters=[IF_MATCH],
+        parameters=[IF_MATCH, ETAG],
         responses={200: OrderSerializer, **_ORDER_WRITE_ERRORS},
     )
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -134,6 +135,7 @@ class OrderViewSet(
             f"active cart is untouched. {_DETAILS}"
         ),
         request=PlaceOrderSerializer,
+        parameters=[ETAG],
         responses={201: OrderSerializer, 409: SUBMIT_CONFLICT},
     )
     @idempotent
@@ -154,7 +156,7 @@ class OrderViewSet(
         summary="The caller's active order",
         description='Created if missing; a user never has two. Served with `ETag: "<version>"`.',
         filters=False,
-        parameters=[IF_NONE_MATCH],
+        parameters=[IF_NONE_MATCH, ETAG],
         responses={200: OrderSerializer, 304: NOT_MODIFIED},
     )
     @extend_schema(
@@ -163,7 +165,7 @@ class OrderViewSet(
         description=f"{_DETAILS} The active order is created if missing.",
         filters=False,
         request=OrderDetailsSerializer,
-        parameters=[IF_MATCH],
+        parameters=[IF_MATCH, ETAG],
         responses={200: OrderSerializer, **_ORDER_WRITE_ERRORS},
     )
     @action(detail=False, methods=["get", "patch"])
@@ -189,7 +191,7 @@ class OrderViewSet(
             f"optional body sets the PO number and note. {_DETAILS}"
         ),
         request=OrderDetailsSerializer,
-        parameters=[IF_MATCH],
+        parameters=[IF_MATCH, ETAG],
         responses={200: OrderSerializer, 409: SUBMIT_CONFLICT, 412: PRECONDITION_FAILED},
     )
     @action(detail=True, methods=["post"])
@@ -204,6 +206,7 @@ class OrderViewSet(
         summary="Cancel a submitted order (owner or staff)",
         description="Submitted to cancelled; its stock is restored and recorded in the ledger.",
         request=None,
+        parameters=[ETAG],
         responses={200: OrderSerializer, 409: TRANSITION_CONFLICT},
     )
     @action(detail=True, methods=["post"])
@@ -214,6 +217,7 @@ class OrderViewSet(
     @extend_schema(
         summary="Fulfil a submitted order (staff)",
         request=None,
+        parameters=[ETAG],
         responses={200: OrderSerializer, 409: TRANSITION_CONFLICT},
     )
     @action(detail=True, methods=["post"], permission_classes=[IsAdminUser])
@@ -242,7 +246,7 @@ class ProductCartViewSet(viewsets.GenericViewSet[Product]):
             "`If-Match` takes the active order's version."
         ),
         request=QuantitySerializer,
-        parameters=[IF_MATCH],
+        parameters=[IF_MATCH, ETAG],
         responses={200: OrderSerializer, 409: CART_CONFLICT, 412: PRECONDITION_FAILED},
     )
     @action(detail=True, methods=["post"])
@@ -266,7 +270,7 @@ class ProductCartViewSet(viewsets.GenericViewSet[Product]):
             "break the product's quantity rules. `If-Match` takes the active order's version."
         ),
         request=QuantitySerializer,
-        parameters=[IF_MATCH],
+        parameters=[IF_MATCH, ETAG],
         responses={
             200: OrderSerializer,
             404: error("`not_in_order` or no such product."),

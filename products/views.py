@@ -18,6 +18,7 @@ from opply.idempotency import idempotent
 from opply.limits import ID_PATTERN
 from opply.permissions import IsStaffOrReadOnly
 from opply.schema import (
+    ETAG,
     IF_MATCH,
     IF_NONE_MATCH,
     NOT_MODIFIED,
@@ -48,6 +49,7 @@ _WRITE = (
         responses={200: ProductSerializer(many=True), 304: NOT_MODIFIED},
         parameters=[
             IF_NONE_MATCH,
+            ETAG,
             OpenApiParameter(
                 "search", OpenApiTypes.STR, description="Part of the name or sku, any case."
             ),
@@ -61,19 +63,19 @@ _WRITE = (
     retrieve=extend_schema(
         summary="Get one product",
         description='Served with `ETag: "<version>"`.',
-        parameters=[IF_NONE_MATCH],
+        parameters=[IF_NONE_MATCH, ETAG],
         responses={200: ProductSerializer, 304: NOT_MODIFIED},
     ),
     update=extend_schema(
         summary="Replace a product (staff)",
         description=_WRITE,
-        parameters=[IF_MATCH],
+        parameters=[IF_MATCH, ETAG],
         responses={200: ProductSerializer, 412: PRECONDITION_FAILED},
     ),
     partial_update=extend_schema(
         summary="Update a product (staff)",
         description=_WRITE,
-        parameters=[IF_MATCH],
+        parameters=[IF_MATCH, ETAG],
         responses={200: ProductSerializer, 412: PRECONDITION_FAILED},
     ),
 )
@@ -108,6 +110,7 @@ class ProductViewSet(
     @extend_schema(
         summary="Create a product (staff)",
         description="Its initial stock is recorded in the ledger.",
+        parameters=[ETAG],
         responses={201: ProductSerializer},
     )
     @idempotent

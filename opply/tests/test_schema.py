@@ -176,6 +176,8 @@ def test_conditional_reads_take_if_none_match_and_describe_304(schema, path):
     assert "If-None-Match" in headers
     assert "304" in operation["responses"]
     assert "content" not in operation["responses"]["304"]
+    assert "ETag" in operation["responses"]["200"]["headers"]
+    assert "ETag" in operation["responses"]["304"]["headers"]
 
 
 def test_orders_carry_buyer_po_number_note_and_version(schema):
