@@ -162,3 +162,10 @@ def test_a_new_product_starts_at_version_one(staff_api):
 
     assert (created.json()["version"], created["ETag"]) == (1, '"1"')
     assert ProductFactory().version == 1
+
+
+def test_a_write_that_changes_nothing_keeps_the_version(staff_api, product):
+    same = staff_api.patch(f"/products/{product.pk}/", {"price": "11.11"}, format="json")
+
+    assert (same.status_code, same.json()["version"]) == (200, 1)
+    assert version_of(Product, product.pk) == 1

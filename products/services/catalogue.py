@@ -53,7 +53,8 @@ def product_create(
 def product_update(
     *, product_id: int, actor: Actor, if_match: IfMatch | None = None, **fields: Any
 ) -> Product:
-    """Update a product's fields under its row lock, its version +1 in the same statement.
+    """Update a product's fields under its row lock, its version +1 in the same statement
+    (a write that changes nothing leaves the row and its version alone).
     PreconditionFailed (nothing changed) when `if_match` does not accept the version found
     under the lock. A new `quantity_in_stock` is recorded as an `adjustment` movement of the
     difference."""
@@ -62,8 +63,11 @@ def product_update(
         if if_match is not None:
             if_match.require(product.version)
         old_stock = product.quantity_in_stock
-        for name, value in fields.items():
-            setattr(product, name, value)
+        changed = [name for name, value in fields.items() if getattr(product, name) != value]
+        if not changed:
+            return product  # nothing to write: the version stays
+        for name in changed:
+            setattr(product, name, fields[name])
         product.version += 1
         product.save()
         if product.quantity_in_stock != old_stock:
