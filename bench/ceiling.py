@@ -30,10 +30,16 @@ from orders import pricing
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
-PRODUCT_COLUMNS = "id, name, sku, price, quantity_in_stock, is_active, created_at, updated_at"
-ORDER_COLUMNS = (
-    "id, user_id, status, total_amount, created_at, submitted_at, cancelled_at, fulfilled_at"
+PRODUCT_COLUMNS = (
+    "id, name, sku, price, quantity_in_stock, is_active, min_order_quantity, order_increment, "
+    "max_order_quantity, version"
 )
+# Orders with their buyer's username, joined as the API's select_related("user") does.
+ORDER_COLUMNS = (
+    "o.id, o.user_id, u.username, o.status, o.po_number, o.note, o.version, o.total_amount, "
+    "o.created_at, o.submitted_at, o.cancelled_at, o.fulfilled_at"
+)
+ORDERS_FROM = "orders_order o JOIN auth_user u ON o.user_id = u.id"
 TOKEN_SQL = (
     "SELECT u.id, u.is_staff FROM authtoken_token t JOIN auth_user u ON t.user_id = u.id "
     "WHERE t.key = %s AND u.is_active"
@@ -104,6 +110,10 @@ def _product(row: tuple[Any, ...]) -> dict[str, Any]:
         "price": pricing.money(row[3]),
         "quantity_in_stock": row[4],
         "is_active": row[5],
+        "min_order_quantity": row[6],
+        "order_increment": row[7],
+        "max_order_quantity": row[8],
+        "version": row[9],
     }
 
 
@@ -188,6 +198,10 @@ def _orders(orders: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
         {
             "id": pk,
             "status": status,
+            "buyer": {"id": user_id, "username": username},
+            "po_number": po_number,
+            "note": note,
+            "version": version,
             "items": items[pk],
             "total_amount": pricing.money(sums[pk] if status == "active" else total),
             "created_at": _timestamp(created),
@@ -195,7 +209,20 @@ def _orders(orders: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
             "cancelled_at": _timestamp(cancelled),
             "fulfilled_at": _timestamp(fulfilled),
         }
-        for pk, _, status, total, created, submitted, cancelled, fulfilled in orders
+        for (
+            pk,
+            user_id,
+            username,
+            status,
+            po_number,
+            note,
+            version,
+            total,
+            created,
+            submitted,
+            cancelled,
+            fulfilled,
+        ) in orders
     ]
 
 
@@ -203,15 +230,17 @@ def order_list(environ: Environ, user_id: int, is_staff: bool) -> Any:
     envelope, rows = _page(
         environ,
         "SELECT COUNT(*) FROM orders_order WHERE user_id = %s",
-        f"SELECT {ORDER_COLUMNS} FROM orders_order WHERE user_id = %s "
-        "ORDER BY created_at DESC, id DESC",
+        f"SELECT {ORDER_COLUMNS} FROM {ORDERS_FROM} WHERE o.user_id = %s "
+        "ORDER BY o.created_at DESC, o.id DESC",
         (user_id,),
     )
     return {**envelope, "results": _orders(rows)}
 
 
 def order_current(environ: Environ, user_id: int, is_staff: bool) -> Any:
-    active = f"SELECT {ORDER_COLUMNS} FROM orders_order WHERE user_id = %s AND status = 'active'"
+    active = (
+        f"SELECT {ORDER_COLUMNS} FROM {ORDERS_FROM} WHERE o.user_id = %s AND o.status = 'active'"
+    )
     found = _rows(active, (user_id,))
     if not found:
         _rows(

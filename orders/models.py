@@ -18,11 +18,12 @@ class Order(models.Model):
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     total_amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
-    # The buyer's purchase-order number and note; frozen from submission on.
-    po_number = models.CharField(max_length=35, blank=True, default="")
-    note = models.TextField(max_length=1000, blank=True, default="")
+    # The buyer's purchase-order number and note; frozen from submission on. Defaults in the
+    # database too: rows written by COPY or raw SQL (benchmark data) get them.
+    po_number = models.CharField(max_length=35, blank=True, default="", db_default="")
+    note = models.TextField(max_length=1000, blank=True, default="", db_default="")
     # +1 on every change of the order or its lines (ETag / If-Match).
-    version = models.PositiveIntegerField(default=1, editable=False)
+    version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)

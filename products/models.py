@@ -25,11 +25,16 @@ class Product(models.Model):
     quantity_in_stock = models.PositiveIntegerField(default=0)
     is_active = models.BooleanField(default=True, db_index=True)
     # Quantity rules (products.rules): a line is a multiple of the increment from min to max.
-    min_order_quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
-    order_increment = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    # Defaults in the database too: rows written by COPY or raw SQL (benchmark data) get them.
+    min_order_quantity = models.PositiveIntegerField(
+        default=1, db_default=1, validators=[MinValueValidator(1)]
+    )
+    order_increment = models.PositiveIntegerField(
+        default=1, db_default=1, validators=[MinValueValidator(1)]
+    )
     max_order_quantity = models.PositiveIntegerField(null=True, blank=True)
     # +1 in the same statement as every change (ETag / If-Match).
-    version = models.PositiveIntegerField(default=1, editable=False)
+    version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
