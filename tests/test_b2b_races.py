@@ -26,7 +26,7 @@ def test_concurrent_submits_with_one_po_number_leave_exactly_one_order(
     data = seed(
         postgres_database, products=[("2.00", 1000)], buyers=BUYERS, cart=[(0, 1)], prefix="po"
     )
-    servers = farm.start(postgres_database, count=2, workers=3)
+    servers = farm.start(postgres_database, count=2, workers=2)
     product = data.products[0]
     body = {"po_number": "PO-RACE-1"}
     attempts = []
@@ -66,7 +66,7 @@ def test_concurrent_if_match_writers_let_exactly_one_through(
     postgres_database.run(jobs.make_staff, username="im00000")
     staff, buyer = data.tokens
     product, cart = data.products[0], data.orders[1]
-    servers = farm.start(postgres_database, count=2, workers=3)
+    servers = farm.start(postgres_database, count=2, workers=2)
     cart_version = call("GET", f"{servers[0].url}/orders/{cart}/", token=buyer).headers["ETag"]
     product_jobs = [
         partial(
