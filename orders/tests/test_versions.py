@@ -169,3 +169,13 @@ def test_a_write_that_changes_nothing_keeps_the_version(staff_api, product):
 
     assert (same.status_code, same.json()["version"]) == (200, 1)
     assert version_of(Product, product.pk) == 1
+
+
+def test_if_match_star_accepts_any_current_version(staff_api, product):
+    staff_api.patch(f"/products/{product.pk}/", {"price": "2.00"}, format="json")
+
+    response = staff_api.patch(
+        f"/products/{product.pk}/", {"price": "3.00"}, format="json", HTTP_IF_MATCH="*"
+    )
+
+    assert (response.status_code, response.json()["version"]) == (200, 3)
