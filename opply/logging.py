@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.utils.functional import SimpleLazyObject, empty
@@ -25,7 +27,8 @@ from opply.request_id import current_request_id
 if TYPE_CHECKING:  # gunicorn's master imports this module; it needs no more of Django.
     from django.http import HttpRequest, HttpResponse
 
-access_logger = logging.getLogger("opply.access")
+ACCESS_LOGGER = "opply.access"
+access_logger = logging.getLogger(ACCESS_LOGGER)
 
 # Record attributes that are objects rather than data: Django's `django.request` and
 # `django.server` loggers attach the whole request; it is neither serialisable nor useful.
@@ -41,6 +44,31 @@ class JsonFormatter(BaseJsonFormatter):
         kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, *_NOT_LOGGED])
         kwargs.setdefault("timestamp", True)
         super().__init__(*args, **kwargs)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == ACCESS_LOGGER and not record.exc_info and hasattr(record, "user_id"):
+            return self._access_line(record)
+        return super().format(record)
+
+    @staticmethod
+    def _access_line(record: Any) -> str:
+        """The access line, the same JSON as the generic path gives it, from the fields the
+        middleware already holds: no walk over the record's attributes (a quarter of the
+        cost of the cheapest request, /healthz, before this)."""
+        return json.dumps(
+            {
+                "level": record.levelname,
+                "logger": ACCESS_LOGGER,
+                "message": record.getMessage(),
+                "method": record.method,
+                "path": record.path,
+                "status": record.status,
+                "duration_ms": record.duration_ms,
+                "user_id": record.user_id,
+                "request_id": record.request_id,
+                "timestamp": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
+            }
+        )
 
 
 class RequestIDFilter(logging.Filter):

@@ -1,4 +1,6 @@
-"""Cross-cutting middleware: request ids, database outages, JSON-only error pages."""
+"""Cross-cutting middleware: request ids, database outages, JSON-only error pages, and
+Django's session, authentication and message middleware run only where a session can matter
+(the admin, or a browser that carries a session cookie)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,10 @@ import logging
 from collections.abc import Callable
 from http import HTTPStatus
 
+from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware as _AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
 from django.http import HttpRequest, HttpResponse
 from rest_framework.renderers import BrowsableAPIRenderer
 
@@ -113,3 +119,37 @@ def _as_json_error(response: HttpResponse) -> HttpResponse:
         if header in response:
             rewritten[header] = response[header]
     return rewritten
+
+
+def needs_session(request: HttpRequest) -> bool:
+    """The admin, and any request carrying a session cookie (a signed-in browser on the
+    browsable API, which DRF's SessionAuthentication reads). An API client with a token and no
+    cookie needs none of the session, authentication or message middleware: DRF
+    authenticates it. (Django's CSRF middleware stays on every request, as `check --deploy`
+    expects; it returns at once for DRF's views, which are exempt from it.)"""
+    return request.path_info.startswith("/admin/") or (
+        settings.SESSION_COOKIE_NAME in request.COOKIES
+    )
+
+
+class _SessionOnly:
+    """Runs the wrapped Django middleware only for requests that `needs_session`."""
+
+    get_response: Handler
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if needs_session(request):
+            return super().__call__(request)  # type: ignore[misc, no-any-return]
+        return self.get_response(request)
+
+
+class SessionMiddleware(_SessionOnly, _SessionMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(_SessionOnly, _AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(_SessionOnly, _MessageMiddleware):
+    pass

@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "orders",
 ]
 
+# Sessions, authentication and messages serve the admin and signed-in browsers only:
+# opply.middleware runs Django's for those requests and skips them for token clients.
 MIDDLEWARE = [
     "opply.middleware.RequestIDMiddleware",
     "opply.middleware.JSONErrorPagesMiddleware",
@@ -76,11 +78,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "opply.middleware.DatabaseUnavailableMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "opply.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "opply.middleware.AuthenticationMiddleware",
+    "opply.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -121,6 +123,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
 else:
+    # Django's backend, with the health check skipped for a connection used moments ago
+    # whose socket shows no sign of the server having closed it (opply/db/postgresql/base.py).
+    _db["ENGINE"] = "opply.db.postgresql"
     _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     _db["CONN_HEALTH_CHECKS"] = True
     _db.setdefault("OPTIONS", {})
@@ -132,6 +137,9 @@ else:
     _db["OPTIONS"].setdefault("keepalives_interval", 5)
     _db["OPTIONS"].setdefault("keepalives_count", 3)
     _db["OPTIONS"].setdefault("tcp_user_timeout", env.int("DB_TCP_USER_TIMEOUT_MS", default=10000))
+# Milliseconds after its last query during which a PostgreSQL connection is trusted without
+# the `SELECT 1` health check (unless its socket shows the server closed it); 0 checks always.
+DB_ALIVE_BYPASS_MS: int = env.int("DB_ALIVE_BYPASS_MS", default=500)
 _db.setdefault("TEST", {})
 if "TEST_DATABASE_NAME" in env:
     _db["TEST"]["NAME"] = env.str("TEST_DATABASE_NAME")
