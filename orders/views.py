@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,6 +19,7 @@ from opply.conditional import conditional, if_match, version_etag
 from opply.idempotency import idempotent
 from opply.limits import ID_PATTERN
 from opply.permissions import caller
+from opply.renderers import FastJSONRenderer
 from opply.schema import (
     CART_CONFLICT,
     ETAG,
@@ -105,6 +107,7 @@ class OrderViewSet(
     filter_backends = [filters.DjangoFilterBackend]
     filterset_class = OrderFilter
     lookup_value_regex = ID_PATTERN
+    renderer_classes = [FastJSONRenderer, BrowsableAPIRenderer]
 
     def get_queryset(self) -> QuerySet[Order]:
         return selectors.order_list_visible(user=self.request.user)

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser
+from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from opply.conditional import conditional, conditional_rendered, if_match, version_etag
 from opply.idempotency import idempotent
 from opply.limits import ID_PATTERN
+from opply.pagination import PageNumberPagination
 from opply.permissions import IsStaffOrReadOnly
+from opply.renderers import FastJSONRenderer
 from opply.schema import (
     ETAG,
     IF_MATCH,
@@ -27,9 +31,46 @@ from opply.schema import (
 )
 from opply.viewsets import ListFilteredViewSet
 from products import selectors, services
+from products.counts import catalogue_count, catalogue_counts_remembered
 from products.filters import ProductFilter
 from products.models import Product
-from products.serializers import ProductSerializer, StockMovementSerializer
+from products.serializers import (
+    PRODUCT_ROW,
+    ProductSerializer,
+    StockMovementSerializer,
+    product_row_json,
+)
+
+# Query parameters that choose a page, not the rows: the rest decide the catalogue's count.
+_PAGE_PARAMETERS = ("page", "page_size")
+
+
+class CataloguePagination(PageNumberPagination):
+    """The catalogue's pages, with its count remembered while the catalogue is unchanged
+    (products/counts.py); every other list (a product's ledger) counts as usual."""
+
+    count_key: tuple[Any, ...] | None = None
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        self.count_key = None
+        if getattr(view, "action", None) == "list" and catalogue_counts_remembered():
+            self.count_key = (
+                bool(getattr(request.user, "is_staff", False)),
+                tuple(
+                    sorted(
+                        (name, tuple(values))
+                        for name, values in request.query_params.lists()
+                        if name not in _PAGE_PARAMETERS
+                    )
+                ),
+            )
+        return super().paginate_queryset(queryset, request, view)
+
+    def django_paginator_class(self, object_list: Any, per_page: int) -> Paginator:  # type: ignore[override]
+        paginator = Paginator(object_list, per_page)
+        if self.count_key is not None:
+            paginator.count = catalogue_count(self.count_key, object_list.count)
+        return paginator
 
 _WRITE = (
     "A new `quantity_in_stock` is recorded in the ledger as an adjustment. The quantity rules "
@@ -90,6 +131,8 @@ class ProductViewSet(
     permission_classes = [IsStaffOrReadOnly]
     filterset_class = ProductFilter
     lookup_value_regex = ID_PATTERN
+    pagination_class = CataloguePagination
+    renderer_classes = [FastJSONRenderer, BrowsableAPIRenderer]
 
     def get_queryset(self) -> QuerySet[Product]:
         return selectors.product_list_visible(user=self.request.user)
@@ -106,6 +149,12 @@ class ProductViewSet(
         product = self.get_object()
         response = Response(ProductSerializer(product).data)
         return conditional(request, response, version_etag(product.version))
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # Rows read as values: the page's JSON without a model instance per product.
+        products = self.filter_queryset(self.get_queryset()).values_list(*PRODUCT_ROW)
+        page = self.paginate_queryset(products)
+        return self.get_paginated_response([product_row_json(row) for row in page or ()])
 
     @extend_schema(
         summary="Create a product (staff)",

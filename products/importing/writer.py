@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from django.db import connection, transaction
 from django.utils import timezone
 
+from products.counts import catalogue_changed
 from products.importing.parser import RULE_COLUMNS, RULE_DEFAULTS, ImportRow, RowError
 from products.models import Product, StockMovement
 from products.rules import rule_problems
@@ -89,6 +90,7 @@ def products_import(
     created = updated = unchanged = 0
     errors: list[RowError] = []
     with transaction.atomic():
+        catalogue_changed()
         existing_ids: list[int] = []
         for skus in _batches(list(by_sku), batch_size):
             existing_ids.extend(Product.objects.filter(sku__in=skus).values_list("pk", flat=True))

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from opply.conditional import IfMatch
+from products.counts import catalogue_changed
 from products.models import Product, StockMovement
 from products.services.stock import Actor, actor_id, lock_one, movement_of
 
@@ -29,6 +30,7 @@ def product_create(
     quantity rules must be coherent (`products.rules.rule_problems`); the database's check
     constraints refuse them otherwise."""
     with transaction.atomic():
+        catalogue_changed()
         product = Product.objects.create(
             name=name,
             price=price,
@@ -59,6 +61,7 @@ def product_update(
     under the lock. A new `quantity_in_stock` is recorded as an `adjustment` movement of the
     difference."""
     with transaction.atomic():
+        catalogue_changed()
         product = lock_one(product_id)
         if if_match is not None:
             if_match.require(product.version)
@@ -84,6 +87,7 @@ def product_delete(*, product_id: int, if_match: IfMatch | None = None) -> None:
     """Delete a product and its ledger, under its row lock. PreconditionFailed when
     `if_match` does not accept its version; ProtectedError while any order line refers to it."""
     with transaction.atomic():
+        catalogue_changed()
         product = lock_one(product_id)
         if if_match is not None:
             if_match.require(product.version)

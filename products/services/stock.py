@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from opply.exceptions import DomainError, InsufficientStock, NotFound, QuantityRulesBroken
+from products.counts import catalogue_changed
 from products.models import MAX_STOCK, Product, StockMovement
 from products.rules import quantity_violation
 
@@ -168,6 +169,7 @@ def apply_deltas(
             movement_of(product, delta, reason=reason, actor=actor, order_id=order_id, note=note)
         )
     if changed:
+        catalogue_changed()
         Product.objects.bulk_update(changed, ["quantity_in_stock", "updated_at", "version"])
         StockMovement.objects.bulk_create(movements)
     return movements

@@ -1,0 +1,62 @@
+"""The catalogue's `COUNT(*)`, counted once per unchanged catalogue rather than per page.
+
+Every transaction that writes products or their stock calls `catalogue_changed()`; once it
+commits, a new random marker is stored in the shared cache. A list request reads the marker
+(one cache call, in place of a `COUNT(*)` over the catalogue) and reuses this process's
+count for the same caller kind and filters under the same marker. So a change made through
+any process is seen by the next request of every process; a change made around the services
+(SQL by hand) is seen within `MAX_AGE_S`.
+
+On unless the cache is the database table (`catalogue_counts_remembered`): there the
+marker's read would be a query of its own, as dear as the count.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Hashable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+MARKER_KEY = "catalogue:marker"
+MAX_AGE_S = 60.0
+MAX_ENTRIES = 1000
+
+_counts: dict[Hashable, tuple[float, int]] = {}
+_marker: str | None = None
+
+
+def catalogue_counts_remembered() -> bool:
+    return "DatabaseCache" not in settings.CACHES["default"]["BACKEND"]
+
+
+def catalogue_changed() -> None:
+    """Move the marker once the current transaction commits (at once outside one)."""
+    transaction.on_commit(_move_marker)
+
+
+def _move_marker() -> None:
+    cache.set(MARKER_KEY, secrets.token_hex(8), timeout=None)
+
+
+def catalogue_count(key: Hashable, count: Callable[[], int]) -> int:
+    """The count for `key` (caller kind and filters) under the current marker."""
+    global _marker
+    marker = cache.get(MARKER_KEY)
+    if marker is None:  # a new or emptied cache: start a generation no process has seen
+        cache.add(MARKER_KEY, secrets.token_hex(8), timeout=None)
+        _counts.clear()
+        return count()
+    if marker != _marker or len(_counts) >= MAX_ENTRIES:
+        _counts.clear()
+        _marker = marker
+    now = time.monotonic()
+    known = _counts.get(key)
+    if known is not None and now - known[0] < MAX_AGE_S:
+        return known[1]
+    counted = count()
+    _counts[key] = (now, counted)
+    return counted
