@@ -1,7 +1,10 @@
 """The ceiling: the least work any Python implementation of the read endpoints must do.
 
 A bare WSGI application, served by the same gunicorn settings as the API, that answers
-the benchmark's read scenarios with the same SQL the API runs (token lookup included),
+the benchmark's read scenarios with the same SQL the API runs (token lookup included), and
+places an order (`POST /orders/`) with the least SQL the guarantees allow (visible products,
+row locks in id order, stock checked and taken, the order, its lines, one ledger movement
+per line, in one transaction),
 through one psycopg connection per worker, and encodes the same JSON, byte for byte in
 shape. No framework, no middleware, no throttle, no logging of its own: what the API
 spends beyond this is what Django, DRF and the project's own layers cost.
@@ -252,6 +255,90 @@ def order_current(environ: Environ, user_id: int, is_staff: bool) -> Any:
     return _orders(found)[0]
 
 
+def _body(environ: Environ) -> Any:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    try:
+        return json.loads(environ["wsgi.input"].read(length))
+    except ValueError as error:
+        raise HttpError("400 Bad Request", "JSON parse error.", "parse_error") from error
+
+
+def order_place(environ: Environ, user_id: int, is_staff: bool) -> Any:
+    """POST /orders/: the same transaction as the API's order_place, in bare SQL."""
+    items = _body(environ)["items"]
+    quantities = {int(item["product"]): int(item["quantity"]) for item in items}
+    ids = sorted(quantities)
+    marks = ", ".join(["%s"] * len(ids))
+    visible = "" if is_staff else "is_active AND "
+    conn = _db()
+    with conn.transaction(), conn.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM products_product WHERE {visible}id IN ({marks})", ids)
+        if len(cursor.fetchall()) != len(ids):
+            raise HttpError("400 Bad Request", "No such product.", "invalid")
+        cursor.execute(
+            "INSERT INTO orders_order (user_id, status, total_amount, created_at, submitted_at) "
+            "VALUES (%s, 'submitted', 0, now(), now()) RETURNING id, created_at",
+            (user_id,),
+        )
+        order_id, created = cursor.fetchone()  # type: ignore[misc]
+        cursor.execute(
+            "SELECT id, name, price, quantity_in_stock, is_active FROM products_product "
+            f"WHERE id IN ({marks}) ORDER BY id FOR UPDATE",
+            ids,
+        )
+        locked = {row[0]: row for row in cursor.fetchall()}
+        if any(not row[4] or row[3] < quantities[pk] for pk, row in locked.items()):
+            raise HttpError("409 Conflict", "Not enough stock.", "insufficient_stock")
+        after = {pk: locked[pk][3] - quantities[pk] for pk in ids}
+        cursor.execute(
+            "UPDATE products_product p SET quantity_in_stock = v.q, updated_at = now() "
+            f"FROM (VALUES {', '.join(['(%s::bigint, %s::integer)'] * len(ids))}) v(id, q) "
+            "WHERE p.id = v.id",
+            [value for pk in ids for value in (pk, after[pk])],
+        )
+        cursor.execute(
+            "INSERT INTO products_stockmovement (product_id, delta, reason, order_id, actor_id, "
+            "note, quantity_after, created_at) VALUES "
+            + ", ".join(["(%s, %s, 'submit', %s, %s, '', %s, now())"] * len(ids)),
+            [v for pk in ids for v in (pk, -quantities[pk], order_id, user_id, after[pk])],
+        )
+        lines = [(pk, quantities[pk], locked[pk][2]) for pk, _ in items_in_order(items)]
+        cursor.execute(
+            "INSERT INTO orders_orderline (order_id, product_id, quantity, unit_price) VALUES "
+            + ", ".join(["(%s, %s, %s, %s)"] * len(lines)),
+            [v for pk, quantity, price in lines for v in (order_id, pk, quantity, price)],
+        )
+        total = sum((price * quantity for _, quantity, price in lines), Decimal(0))
+        cursor.execute(
+            "UPDATE orders_order SET total_amount = %s, submitted_at = created_at WHERE id = %s",
+            (total, order_id),
+        )
+    return {
+        "id": order_id,
+        "status": "submitted",
+        "items": [
+            {
+                "product": pk,
+                "name": locked[pk][1],
+                "quantity": quantity,
+                "unit_price": f"{price:.2f}",
+                "line_total": _money(price * quantity),
+            }
+            for pk, quantity, price in lines
+        ],
+        "total_amount": f"{total:.2f}",
+        "created_at": _timestamp(created),
+        "submitted_at": _timestamp(created),
+        "cancelled_at": None,
+        "fulfilled_at": None,
+    }
+
+
+def items_in_order(items: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """The request's lines in the order the API keeps them (as given)."""
+    return [(int(item["product"]), int(item["quantity"])) for item in items]
+
+
 ROUTES: list[tuple[re.Pattern[str], Callable[..., Any]]] = [
     (re.compile(r"^/products/$"), product_list),
     (re.compile(r"^/products/([0-9]+)/$"), product_detail),
@@ -276,6 +363,9 @@ def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
         for pattern, view in ROUTES:
             if match := pattern.match(path):
                 user_id, is_staff = _caller(environ)
+                if environ["REQUEST_METHOD"] == "POST" and view is order_list:
+                    placed = order_place(environ, user_id, is_staff)
+                    return _respond(start_response, "201 Created", placed)
                 args = [int(group) for group in match.groups()]
                 return _respond(start_response, "200 OK", view(environ, user_id, is_staff, *args))
         raise HttpError("404 Not Found", "Not found.", "not_found")

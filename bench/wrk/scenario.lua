@@ -31,7 +31,29 @@ local scenarios = {
   submit = function()
     return "POST", "/orders/", '{"items": [{"product": ' .. product() .. ', "quantity": 1}]}'
   end,
+  -- A flash sale: every connection orders one unit of the same product.
+  hot_product = function()
+    return "POST", "/orders/", '{"items": [{"product": ' .. data.products[1] .. ', "quantity": 1}]}'
+  end,
 }
+
+-- order_N: one order of N lines on N distinct products picked at random.
+local function order_of(lines)
+  return function()
+    local chosen, items = {}, {}
+    while #items < lines do
+      local id = product()
+      if not chosen[id] then
+        chosen[id] = true
+        items[#items + 1] = '{"product": ' .. id .. ', "quantity": 1}'
+      end
+    end
+    return "POST", "/orders/", '{"items": [' .. table.concat(items, ", ") .. "]}"
+  end
+end
+for _, lines in ipairs({1, 10, 100, 500}) do
+  scenarios["order_" .. lines] = order_of(lines)
+end
 
 local threads = {}
 function setup(thread)
