@@ -8,8 +8,12 @@ from products.models import Product, StockMovement
 
 def product_list_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Product]:
     """Staff see the whole catalogue; everyone else only active products."""
+    return products_visible(staff=bool(getattr(user, "is_staff", False)))
+
+
+def products_visible(*, staff: bool) -> QuerySet[Product]:
     products = Product.objects.all()
-    if not getattr(user, "is_staff", False):
+    if not staff:
         products = products.filter(is_active=True)
     return products.order_by("id")
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -20,6 +21,7 @@ from opply.idempotency import idempotent
 from opply.limits import ID_PATTERN
 from opply.pagination import PageNumberPagination
 from opply.permissions import IsStaffOrReadOnly
+from opply.prepared import PreparedRead
 from opply.renderers import FastJSONRenderer
 from opply.schema import (
     ETAG,
@@ -40,6 +42,18 @@ from products.serializers import (
     StockMovementSerializer,
     product_row_json,
 )
+
+# A product among those the caller may see, by id: SQL built once per connection.
+_PRODUCT_DETAIL = {
+    staff: PreparedRead(
+        f"product-detail-{staff}",
+        lambda pk, staff=staff: (
+            selectors.products_visible(staff=staff).filter(pk=pk).values_list(*PRODUCT_ROW)
+        ),
+        int,
+    )
+    for staff in (False, True)
+}
 
 # Query parameters that choose a page, not the rows: the rest decide the catalogue's count.
 _PAGE_PARAMETERS = ("page", "page_size")
@@ -71,6 +85,7 @@ class CataloguePagination(PageNumberPagination):
         if self.count_key is not None:
             paginator.count = catalogue_count(self.count_key, object_list.count)
         return paginator
+
 
 _WRITE = (
     "A new `quantity_in_stock` is recorded in the ledger as an adjustment. The quantity rules "
@@ -146,9 +161,12 @@ class ProductViewSet(
         return response
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        product = self.get_object()
-        response = Response(ProductSerializer(product).data)
-        return conditional(request, response, version_etag(product.version))
+        staff = bool(getattr(request.user, "is_staff", False))
+        found = _PRODUCT_DETAIL[staff].rows(int(kwargs["pk"]))
+        if not found:
+            raise Http404
+        response = Response(product_row_json(found[0]))
+        return conditional(request, response, version_etag(found[0][PRODUCT_ROW.index("version")]))
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # Rows read as values: the page's JSON without a model instance per product.
