@@ -49,6 +49,10 @@ def main() -> int:
         sides["ceiling"] = stack.enter_context(
             run.serve("ceiling", "ceiling:app", env, "--pythonpath", str(run.BENCH))
         )
+        data = json.loads((run.RESULTS / "data.json").read_text())
+        for side in ("before", "after"):
+            if problems := run.compare(sides[side], sides["ceiling"], data):
+                sys.exit(f"{side}: the ceiling disagrees: {problems}")
         for port in sides.values():
             for name in ("catalogue", "history"):
                 run.wrk(port, name, 2, connections, 2)

@@ -367,6 +367,7 @@ def main() -> int:
     )
     data = json.loads(loaded.stdout)
     write_lua_data(data)
+    (RESULTS / "data.json").write_text(json.dumps(data))
 
     results: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

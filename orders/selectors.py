@@ -44,6 +44,36 @@ def order_list_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Or
     return _with_lines(order_scope(user=user))
 
 
+# An order's JSON fields as read from the database (values, not instances), and its lines'.
+ORDER_ROW = (
+    "id",
+    "status",
+    "total_amount",
+    "created_at",
+    "submitted_at",
+    "cancelled_at",
+    "fulfilled_at",
+    "user_id",
+    "user__username",
+    "po_number",
+    "note",
+    "version",
+)
+LINE_ROW = ("order_id", "product_id", "product__name", "quantity", "unit_price", "product__price")
+
+
+def order_rows_with_lines(
+    orders: list[tuple[Any, ...]],
+) -> list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
+    """ORDER_ROW values of a page of orders, each with its LINE_ROW values, in one query."""
+    lines: dict[int, list[tuple[Any, ...]]] = {order[0]: [] for order in orders}
+    if lines:
+        rows = OrderLine.objects.filter(order_id__in=list(lines)).order_by("id")
+        for line in rows.values_list(*LINE_ROW):
+            lines[line[0]].append(line)
+    return [(order, lines[order[0]]) for order in orders]
+
+
 def order_with_lines(*, order: Order) -> Order:
     """The order reloaded with its lines, ready to serialize."""
     return _with_lines(Order.objects.filter(pk=order.pk)).get()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
@@ -23,6 +24,55 @@ def _timestamp(value: datetime | None) -> str | None:
     return None if value is None else _DATETIME.to_representation(value)
 
 
+def line_json(product_id: int, name: str, quantity: int, unit: Decimal) -> dict[str, Any]:
+    """A line's JSON: the one definition of its shape (instances and values alike)."""
+    return {
+        "product": product_id,
+        "name": name,
+        "quantity": quantity,
+        "unit_price": pricing.money(unit),
+        "line_total": pricing.money(pricing.line_total(unit, quantity)),
+    }
+
+
+def order_json(row: tuple[Any, ...], lines: list[tuple[int, str, int, Decimal]]) -> dict[str, Any]:
+    """An order's JSON from its ORDER_ROW values (orders.selectors) and its lines as
+    (product, name, quantity, unit price): the one definition of its shape."""
+    (pk, status, total, created, submitted, cancelled, fulfilled,
+     user_id, username, po_number, note, version) = row  # fmt: skip
+    total = pricing.order_total_of(
+        status=status, frozen=total, lines=((unit, quantity) for _, _, quantity, unit in lines)
+    )
+    return {
+        "id": pk,
+        "status": str(status),
+        "buyer": {"id": user_id, "username": username},
+        "po_number": po_number,
+        "note": note,
+        "version": version,
+        "items": [line_json(*line) for line in lines],
+        "total_amount": pricing.money(total),
+        "created_at": _timestamp(created),
+        "submitted_at": _timestamp(submitted),
+        "cancelled_at": _timestamp(cancelled),
+        "fulfilled_at": _timestamp(fulfilled),
+    }
+
+
+def order_rows_json(orders: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]) -> list[Any]:
+    """Orders read as values (orders.selectors.order_rows_with_lines) as JSON."""
+    return [
+        order_json(
+            row,
+            [
+                (product, name, quantity, pricing.unit_price(frozen=unit, current=price))
+                for _, product, name, quantity, unit, price in lines
+            ],
+        )
+        for row, lines in orders
+    ]
+
+
 class OrderItemSerializer(serializers.Serializer):
     product = serializers.IntegerField(source="product_id")
     name = serializers.CharField(source="product.name")
@@ -39,14 +89,12 @@ class OrderItemSerializer(serializers.Serializer):
     def to_representation(self, instance: OrderLine) -> dict[str, Any]:
         # Order lists serialize hundreds of lines: the JSON of the fields above, built
         # directly rather than by DRF's generic per-field walk (see docs/benchmarks.md).
-        unit = pricing.line_unit_price(instance)
-        return {
-            "product": instance.product_id,
-            "name": instance.product.name,
-            "quantity": instance.quantity,
-            "unit_price": pricing.money(unit),
-            "line_total": pricing.money(pricing.line_total(unit, instance.quantity)),
-        }
+        return line_json(
+            instance.product_id,
+            instance.product.name,
+            instance.quantity,
+            pricing.line_unit_price(instance),
+        )
 
 
 class BuyerSerializer(serializers.Serializer):
@@ -85,21 +133,26 @@ class OrderSerializer(serializers.ModelSerializer[Order]):
 
     def to_representation(self, instance: Order) -> dict[str, Any]:
         # The JSON of the fields above, built directly (see OrderItemSerializer).
-        item = OrderItemSerializer()
-        return {
-            "id": instance.pk,
-            "status": str(instance.status),
-            "buyer": {"id": instance.user_id, "username": instance.user.get_username()},
-            "po_number": instance.po_number,
-            "note": instance.note,
-            "version": instance.version,
-            "items": [item.to_representation(line) for line in instance.lines.all()],
-            "total_amount": self.get_total_amount(instance),
-            "created_at": _timestamp(instance.created_at),
-            "submitted_at": _timestamp(instance.submitted_at),
-            "cancelled_at": _timestamp(instance.cancelled_at),
-            "fulfilled_at": _timestamp(instance.fulfilled_at),
-        }
+        return order_json(
+            (
+                instance.pk,
+                instance.status,
+                instance.total_amount,
+                instance.created_at,
+                instance.submitted_at,
+                instance.cancelled_at,
+                instance.fulfilled_at,
+                instance.user_id,
+                instance.user.get_username(),
+                instance.po_number,
+                instance.note,
+                instance.version,
+            ),
+            [
+                (line.product_id, line.product.name, line.quantity, pricing.line_unit_price(line))
+                for line in instance.lines.all()
+            ],
+        )
 
 
 class QuantitySerializer(serializers.Serializer):

@@ -40,6 +40,7 @@ from orders.serializers import (
     OrderSerializer,
     PlaceOrderSerializer,
     QuantitySerializer,
+    order_rows_json,
 )
 from products.models import Product
 from products.selectors import product_list_visible
@@ -111,6 +112,14 @@ class OrderViewSet(
 
     def get_queryset(self) -> QuerySet[Order]:
         return selectors.order_list_visible(user=self.request.user)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # Rows read as values: a page of orders and their lines without model instances.
+        orders = self.filter_queryset(self.get_queryset()).prefetch_related(None)
+        page = self.paginate_queryset(orders.values_list(*selectors.ORDER_ROW))
+        return self.get_paginated_response(
+            order_rows_json(selectors.order_rows_with_lines(list(page or ())))
+        )
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         order = self.get_object()
