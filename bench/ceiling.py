@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -64,22 +65,22 @@ class HttpError(Exception):
         self.status, self.body = status, {"detail": detail, "code": code}
 
 
-_connection: psycopg.Connection[Any] | None = None
+_local = threading.local()  # one connection per thread, as Django keeps (gthread workers)
 
 
 def _db() -> psycopg.Connection[Any]:
-    """This worker's connection, opened on first use and reopened if it was lost."""
-    global _connection
-    if _connection is None or _connection.closed:
+    """This thread's connection, opened on first use and reopened if it was lost."""
+    connection: psycopg.Connection[Any] | None = getattr(_local, "connection", None)
+    if connection is None or connection.closed:
         # Client-side binding, as Django's PostgreSQL backend does by default: the server
         # receives the same statement text from both, so it does the same work for both.
-        _connection = psycopg.connect(
+        connection = _local.connection = psycopg.connect(
             os.environ["DATABASE_URL"],
             autocommit=True,
             options="-c TimeZone=UTC",
             cursor_factory=psycopg.ClientCursor,
         )
-    return _connection
+    return connection
 
 
 def _rows(sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:

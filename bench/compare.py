@@ -8,7 +8,7 @@ ceiling is served from this tree. For every read scenario, the three take turns 
 BENCH_ROUNDS rounds of BENCH_DURATION seconds each, so that the machine's load weighs on all
 alike; the table gives each side's median req/s and p99 and the ratio to the ceiling.
 ENV=VALUE pairs apply to the AFTER tree only (e.g. DB_ALIVE_BYPASS_MS=0 to measure it
-without one lever).
+without one lever); BENCH_CEILING_ENV="ENV=VALUE ..." to the ceiling (e.g. its worker class).
 """
 
 from __future__ import annotations
@@ -46,8 +46,11 @@ def main() -> int:
             ("after", after, {**env, **extra}),
         ):
             sides[name] = stack.enter_context(run.serve(name, "opply.wsgi", side_env, cwd=tree))
+        ceiling_env = dict(p.split("=", 1) for p in os.environ.get("BENCH_CEILING_ENV", "").split())
         sides["ceiling"] = stack.enter_context(
-            run.serve("ceiling", "ceiling:app", env, "--pythonpath", str(run.BENCH))
+            run.serve(
+                "ceiling", "ceiling:app", {**env, **ceiling_env}, "--pythonpath", str(run.BENCH)
+            )
         )
         data = json.loads((run.RESULTS / "data.json").read_text())
         for side in ("before", "after"):
