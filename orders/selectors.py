@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
+from opply.prepared import PreparedRead
 from orders.models import Order, OrderLine
 
 
@@ -72,6 +73,34 @@ def order_rows_with_lines(
         for line in rows.values_list(*LINE_ROW):
             lines[line[0]].append(line)
     return [(order, lines[order[0]]) for order in orders]
+
+
+_ACTIVE_ORDER = PreparedRead(
+    "active-order",
+    lambda user_id: Order.objects.filter(user_id=user_id, status=Order.Status.ACTIVE).values_list(
+        *ORDER_ROW
+    ),
+    int,
+)
+_ORDER_LINES = PreparedRead(
+    "order-lines",
+    lambda order_id: (
+        OrderLine.objects.filter(order_id=order_id).order_by("id").values_list(*LINE_ROW)
+    ),
+    int,
+)
+
+
+def active_order_row(*, user_id: int) -> tuple[Any, ...] | None:
+    """The user's active order as ORDER_ROW values, if there is one (at most one: the partial
+    unique index), with SQL built once per connection."""
+    found = _ACTIVE_ORDER.rows(user_id)
+    return found[0] if found else None
+
+
+def order_row_with_lines(row: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """One order's ORDER_ROW values with its LINE_ROW values, SQL built once per connection."""
+    return row, _ORDER_LINES.rows(row[0])
 
 
 def order_with_lines(*, order: Order) -> Order:

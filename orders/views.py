@@ -45,6 +45,8 @@ from orders.serializers import (
 from products.models import Product
 from products.selectors import product_list_visible
 
+ORDER_VERSION = selectors.ORDER_ROW.index("version")
+
 
 def _order_response(order: Order, status_code: int = status.HTTP_200_OK) -> Response:
     order = selectors.order_with_lines(order=order)
@@ -188,11 +190,16 @@ class OrderViewSet(
                 user=user, order_id=None, if_match=if_match(request), **_details(request)
             )
             return _order_response(order)
-        # Read (or created) just now: only its lines remain to be loaded.
-        order = services.order_get_or_create_active(user=user)
-        order.user = user
-        response = Response(OrderSerializer(selectors.order_load_lines(order=order)).data)
-        return conditional(request, response, version_etag(order.version))
+        # Read as values, with SQL built once per connection; created by the service if
+        # missing. Two queries either way: the order, then its lines.
+        row = selectors.active_order_row(user_id=user.pk)
+        if row is None:
+            order = services.order_get_or_create_active(user=user)
+            order.user = user
+            response = Response(OrderSerializer(selectors.order_load_lines(order=order)).data)
+            return conditional(request, response, version_etag(order.version))
+        response = Response(order_rows_json([selectors.order_row_with_lines(row)])[0])
+        return conditional(request, response, version_etag(row[ORDER_VERSION]))
 
     @extend_schema(
         summary="Submit the caller's active order",
