@@ -309,7 +309,7 @@ def order_place(environ: Environ, user_id: int, is_staff: bool) -> Any:
             + ", ".join(["(%s, %s, %s, %s)"] * len(lines)),
             [v for pk, quantity, price in lines for v in (order_id, pk, quantity, price)],
         )
-        total = sum((price * quantity for _, quantity, price in lines), Decimal(0))
+        total = pricing.sum_lines((price, quantity) for _, quantity, price in lines)
         cursor.execute(
             "UPDATE orders_order SET total_amount = %s, submitted_at = created_at WHERE id = %s",
             (total, order_id),
@@ -322,12 +322,12 @@ def order_place(environ: Environ, user_id: int, is_staff: bool) -> Any:
                 "product": pk,
                 "name": locked[pk][1],
                 "quantity": quantity,
-                "unit_price": f"{price:.2f}",
-                "line_total": _money(price * quantity),
+                "unit_price": pricing.money(price),
+                "line_total": pricing.money(pricing.line_total(price, quantity)),
             }
             for pk, quantity, price in lines
         ],
-        "total_amount": f"{total:.2f}",
+        "total_amount": pricing.money(total),
         "created_at": _timestamp(created),
         "submitted_at": _timestamp(created),
         "cancelled_at": None,
