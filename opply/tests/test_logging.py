@@ -139,3 +139,24 @@ def test_an_unhandled_error_is_one_line_with_its_traceback_and_request_id(db, re
     assert access["status"] == 500
     assert access["level"] == "ERROR"
     assert access["request_id"] == "err-1"
+
+
+@pytest.mark.parametrize("path", ["/products/", '/caf\u00e9/\u2028"quoted"/'])
+@pytest.mark.parametrize("user_id", [7, None])
+def test_the_access_line_is_the_json_the_generic_formatter_writes(path, user_id):
+    """The access line is built from the fields the middleware holds (the fast path), and is
+    the very line python-json-logger's generic walk over the record would write."""
+    from pythonjsonlogger.json import JsonFormatter as GenericJsonFormatter
+
+    from opply.logging import RequestIDFilter, access_logger
+
+    record = access_logger.makeRecord(
+        "opply.access", logging.INFO, __file__, 1, "%s %s %s", ("GET", path, 200), None,
+        extra={"method": "GET", "path": path, "status": 200, "duration_ms": 1.25,
+               "user_id": user_id},
+    )  # fmt: skip
+    RequestIDFilter().filter(record)
+    formatter = JsonFormatter()
+    fast = formatter.format(record)
+    assert fast == GenericJsonFormatter.format(formatter, record)
+    assert json.loads(fast)["path"] == path
