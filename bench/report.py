@@ -207,9 +207,10 @@ def main(results_path: str) -> None:
         "- Production settings: `DEBUG=false`, a `SECRET_KEY` generated for the run, "
         "HSTS and the HTTPS redirect on (wrk sends `X-Forwarded-Proto: https` as the "
         "TLS-terminating proxy would), the JSON access log line per request on (to a file), "
-        "`CONN_MAX_AGE=60` with health checks.",
-        f"- gunicorn with `gunicorn.conf.py`, {settings['workers']} sync workers, for both "
-        "the API and the ceiling.",
+        "`CONN_MAX_AGE=60` with health checks (skipped for a connection used in the last "
+        "`DB_ALIVE_BYPASS_MS`, 500 ms, whose socket shows no close by the server).",
+        f"- gunicorn with `gunicorn.conf.py`, {settings['workers']} "
+        f"{settings.get('worker_class', 'sync')} workers, for both the API and the ceiling.",
         f"- Throttles raised to {settings['throttle_rate']} through `THROTTLE_USER_RATE` and "
         f"`THROTTLE_ANON_RATE`: they still run on every request and never refuse one. "
         f"Their counters live in {settings['throttle_cache']}"

@@ -377,6 +377,7 @@ def main() -> int:
             "connections": connections,
             "wrk_threads": threads,
             "workers": WORKERS,
+            "worker_class": os.environ.get("GUNICORN_WORKER_CLASS", "sync"),
             "slices": SLICES,
             "throttle_rate": THROTTLE_RATE,
             "throttle_cache": "Redis" if redis_url else "database table",
