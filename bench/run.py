@@ -13,7 +13,9 @@
    alternating turns, then the writes against the API.
 5. Write bench/results/results.json, docs/benchmarks.md and docs/benchmarks.png.
 
-Environment: DATABASE_URL, BENCH_DURATION (seconds per scenario, default 10),
+Environment: DATABASE_URL, BENCH_DURATION (seconds per scenario, default 10; the in-process
+CPU table takes 30 requests per second of it, so BENCH_DURATION=2 is a run of under two
+minutes),
 BENCH_CONNECTIONS (default 8), BENCH_THREADS (wrk threads, default 2), BENCH_REDIS_URL
 (default redis://127.0.0.1:6379/9; empty keeps the database cache). Exit status 1 when
 a request failed (non-2xx or socket error), the ceiling disagrees with the API, or the
@@ -443,7 +445,7 @@ def main() -> int:
 
     log("CPU per request, in-process (bench/profiling.py)")
     profiled = subprocess.run(
-        [sys.executable, str(BENCH / "profiling.py"), "cpu-json", "300"],
+        [sys.executable, str(BENCH / "profiling.py"), "cpu-json", str(30 * seconds)],
         cwd=ROOT,
         env=env,
         check=True,
