@@ -178,7 +178,7 @@ def main() -> None:
 
     table["all levers"] = measure(list(profiling.PATHS), all_out)
     _report("all levers", table["all levers"])
-    json.dump({"batches": batches, "requests_per_batch": per_batch, "levers": table}, sys.stdout)
+    json.dump({"batches": batches, "requests_per_batch": per_batch, "levers": table}, profiling.OUT)
 
 
 def _ok(status: str, headers: Any, exc_info: Any = None) -> None:
