@@ -210,7 +210,9 @@ def main(results_path: str) -> None:
         "`CONN_MAX_AGE=60` with health checks (skipped for a connection used in the last "
         "`DB_ALIVE_BYPASS_MS`, 500 ms, whose socket shows no close by the server).",
         f"- gunicorn with `gunicorn.conf.py`, {settings['workers']} "
-        f"{settings.get('worker_class', 'sync')} workers, for both the API and the ceiling.",
+        f"{settings.get('worker_class', 'sync')} workers"
+        + (f" with {settings['threads']} threads each" if settings.get("threads", 1) > 1 else "")
+        + ", for both the API and the ceiling (one database connection per thread in both).",
         f"- Throttles raised to {settings['throttle_rate']} through `THROTTLE_USER_RATE` and "
         f"`THROTTLE_ANON_RATE`: they still run on every request and never refuse one. "
         f"Their counters live in {settings['throttle_cache']}"

@@ -379,7 +379,11 @@ def main() -> int:
             "connections": connections,
             "wrk_threads": threads,
             "workers": WORKERS,
-            "worker_class": os.environ.get("GUNICORN_WORKER_CLASS", "sync"),
+            # gunicorn.conf.py's defaults unless the environment says otherwise.
+            "worker_class": os.environ.get("GUNICORN_WORKER_CLASS", "gthread"),
+            "threads": int(os.environ.get("GUNICORN_THREADS", "4"))
+            if os.environ.get("GUNICORN_WORKER_CLASS", "gthread") == "gthread"
+            else 1,
             "slices": SLICES,
             "throttle_rate": THROTTLE_RATE,
             "throttle_cache": "Redis" if redis_url else "database table",
