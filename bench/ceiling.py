@@ -281,7 +281,7 @@ def order_place(environ: Environ, user_id: int, is_staff: bool) -> Any:
             "VALUES (%s, 'submitted', 0, now(), now()) RETURNING id, created_at",
             (user_id,),
         )
-        order_id, created = cursor.fetchone()  # type: ignore[misc]
+        order_id, _ = cursor.fetchone()  # type: ignore[misc]
         cursor.execute(
             "SELECT id, name, price, quantity_in_stock, is_active FROM products_product "
             f"WHERE id IN ({marks}) ORDER BY id FOR UPDATE",
@@ -311,28 +311,13 @@ def order_place(environ: Environ, user_id: int, is_staff: bool) -> Any:
         )
         total = pricing.sum_lines((price, quantity) for _, quantity, price in lines)
         cursor.execute(
-            "UPDATE orders_order SET total_amount = %s, submitted_at = created_at WHERE id = %s",
+            "UPDATE orders_order SET total_amount = %s, submitted_at = created_at, "
+            "version = version + 1 WHERE id = %s",
             (total, order_id),
         )
-    return {
-        "id": order_id,
-        "status": "submitted",
-        "items": [
-            {
-                "product": pk,
-                "name": locked[pk][1],
-                "quantity": quantity,
-                "unit_price": pricing.money(price),
-                "line_total": pricing.money(pricing.line_total(price, quantity)),
-            }
-            for pk, quantity, price in lines
-        ],
-        "total_amount": pricing.money(total),
-        "created_at": _timestamp(created),
-        "submitted_at": _timestamp(created),
-        "cancelled_at": None,
-        "fulfilled_at": None,
-    }
+    # The order as every read answers it (the API reads it back too).
+    placed = _rows(f"SELECT {ORDER_COLUMNS} FROM {ORDERS_FROM} WHERE o.id = %s", (order_id,))
+    return _orders(placed)[0]
 
 
 def items_in_order(items: list[dict[str, Any]]) -> list[tuple[int, int]]:
