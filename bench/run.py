@@ -77,6 +77,7 @@ SCENARIOS = [
     Scenario("detail", "Product detail", "read", "/products/{product}/", 0.4),
     Scenario("history", "Order history, page 1", "read", "/orders/", 0.5),
     Scenario("current", "Current order", "read", "/orders/current/", 0.4),
+    Scenario("catalogue_304", "Catalogue, page 1, If-None-Match: 304", "write"),
     Scenario("add_to_order", "add_to_order", "write"),
     Scenario("submit", "Submit (POST /orders/, one line)", "write"),
     Scenario("hot_product", "Hot product: 1-unit orders, one product", "placing", connections=32),
@@ -196,6 +197,20 @@ def get(port: int, path: str, token: str | None = None) -> tuple[int, Any]:
         conn.close()
 
 
+def etag(port: int, path: str, token: str) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        # The Host wrk sends: the page's links, and so its ETag, carry it.
+        conn.request("GET", path, headers={"Host": f"127.0.0.1:{port}",
+                                           "X-Forwarded-Proto": "https",
+                                           "Authorization": f"Token {token}"})  # fmt: skip
+        response = conn.getresponse()
+        response.read()
+        return response.getheader("ETag") or ""
+    finally:
+        conn.close()
+
+
 def post(port: int, path: str, token: str, body: Any) -> tuple[int, Any]:
     headers = {
         "Host": "127.0.0.1",
@@ -304,7 +319,8 @@ def write_lua_data(data: dict[str, Any]) -> None:
         f"  tokens = {lua_list(data['tokens'])},\n"
         f"  products = {lua_list(data['products'])},\n"
         f"  search_terms = {lua_list(data['search_terms'])},\n"
-        f"  deep_page = {data['deep_page']},\n}}\n"
+        f"  deep_page = {data['deep_page']},\n"
+        f"  catalogue_etag = {json.dumps(data.get('catalogue_etag', ''))},\n}}\n"
     )
 
 
@@ -401,6 +417,9 @@ def main() -> int:
                 log(f"ceiling disagrees with the API: {problem}")
             return 1
         log("the ceiling answers every read sample exactly as the API does")
+        # Every buyer sees the same first page, so one buyer's ETag is every buyer's.
+        data["catalogue_etag"] = etag(api, "/products/", data["tokens"][0])
+        write_lua_data(data)
         for port in (api, ceiling):  # connections opened, code paths warm
             for name in ("catalogue", "history"):
                 wrk(port, name, 2, connections, threads)

@@ -3,8 +3,9 @@
 --   wrk -t2 -c8 -d10s -s bench/wrk/scenario.lua http://127.0.0.1:PORT -- DATA_FILE SCENARIO
 --
 -- DATA_FILE is the Lua table bench/run.py writes from the generated dataset: buyers'
--- tokens, visible product ids, the deep page number and search terms. Every response
--- outside 2xx is counted (wrk itself lets 3xx pass), and done() prints one JSON line.
+-- tokens, visible product ids, the deep page number, search terms and the first catalogue
+-- page's ETag. Every response outside 2xx is counted (wrk itself lets 3xx pass), in the
+-- catalogue_304 scenario every response but a 304; done() prints one JSON line.
 
 local data, scenario
 non2xx = 0  -- a global, so that done() can read it from every thread
@@ -30,6 +31,10 @@ local scenarios = {
   end,
   submit = function()
     return "POST", "/orders/", '{"items": [{"product": ' .. product() .. ', "quantity": 1}]}'
+  end,
+  -- The catalogue's first page asked for again by a client that holds it: a 304.
+  catalogue_304 = function()
+    return "GET", "/products/", nil, {["If-None-Match"] = data.catalogue_etag}
   end,
   -- A flash sale: every connection orders one unit of the same product.
   hot_product = function()
@@ -64,6 +69,7 @@ end
 function init(args)
   data = dofile(args[1])
   scenario = scenarios[args[2]]
+  expect_304 = args[2] == "catalogue_304"
   if scenario == nil then
     error("unknown scenario " .. tostring(args[2]))
   end
@@ -71,11 +77,14 @@ function init(args)
 end
 
 function request()
-  local method, path, body = scenario()
+  local method, path, body, extra = scenario()
   local headers = {
     ["Authorization"] = "Token " .. pick(data.tokens),
     ["X-Forwarded-Proto"] = "https",
   }
+  for name, value in pairs(extra or {}) do
+    headers[name] = value
+  end
   if body then
     headers["Content-Type"] = "application/json"
   end
@@ -83,7 +92,11 @@ function request()
 end
 
 function response(status, headers, body)
-  if status < 200 or status > 299 then
+  if expect_304 then
+    if status ~= 304 then  -- here a full page means the ETag did not match
+      non2xx = non2xx + 1
+    end
+  elseif status < 200 or status > 299 then
     non2xx = non2xx + 1
   end
 end
