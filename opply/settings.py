@@ -63,10 +63,13 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "opply",
     "accounts",
     "products",
     "orders",
+    "events",
 ]
 
 # Sessions, authentication and messages serve the admin and signed-in browsers only:
@@ -240,10 +243,39 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"EventTypeEnum": "events.models.EventType"},
 }
 
 # --- Idempotency -----------------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL_HOURS: int = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+
+# --- Events, webhooks and the worker (docs/webhooks.md) -------------------------------
+# Background jobs (webhook deliveries, retries, purges) are tasks in the database, run by
+# `python manage.py worker` (django-tasks with the django-tasks-db backend).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+EVENT_RETENTION_DAYS: int = env.int("EVENT_RETENTION_DAYS", default=30)
+# Development and tests only: allow http:// endpoint URLs, and endpoints on loopback,
+# private, link-local and other non-public addresses. `check --deploy` warns when on.
+WEBHOOK_ALLOW_HTTP: bool = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS: bool = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+# Seconds a receiver has to answer; anything slower is a failed attempt.
+WEBHOOK_TIMEOUT_SECONDS: float = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Seconds to wait before each retry (before jitter of up to +20%); one attempt more than
+# retries. Default: 30 s, 2 min, 10 min, 1 h, 3 h, 6 h, 12 h, 24 h, 36 h: 10 attempts over
+# 3.4 days.
+WEBHOOK_RETRY_SCHEDULE: list[float] = [
+    float(delay)
+    for delay in env.list(
+        "WEBHOOK_RETRY_SCHEDULE", default=[30, 120, 600, 3600, 10800, 21600, 43200, 86400, 129600]
+    )
+]
+# Seconds a worker holds a delivery it is sending; past that (the worker died) another
+# worker takes it over. Must exceed WEBHOOK_TIMEOUT_SECONDS.
+WEBHOOK_LEASE_SECONDS: float = env.float("WEBHOOK_LEASE_SECONDS", default=60.0)
+# How often workers look for deliveries whose worker died, and for retries that are due.
+WORKER_SWEEP_SECONDS: float = env.float("WORKER_SWEEP_SECONDS", default=15.0)
+# How often an idle worker polls for tasks and for new events to fan out.
+WORKER_POLL_SECONDS: float = env.float("WORKER_POLL_SECONDS", default=0.2)
 
 # --- Reliability -----------------------------------------------------------------------
 DATABASE_RETRY_AFTER_SECONDS: int = env.int("DATABASE_RETRY_AFTER_SECONDS", default=5)

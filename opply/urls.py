@@ -7,6 +7,7 @@ from rest_framework.routers import SimpleRouter
 
 from accounts.auth import ThrottledAdminAuthenticationForm
 from accounts.views import TokenView
+from events.views import EventViewSet, WebhookEndpointViewSet
 from opply.views import HealthView, ReadyView
 from orders.views import OrderViewSet, ProductCartViewSet
 from products.views import ProductViewSet
@@ -17,6 +18,8 @@ router = SimpleRouter()
 router.register("products", ProductViewSet, basename="product")
 router.register("products", ProductCartViewSet, basename="product-cart")
 router.register("orders", OrderViewSet, basename="order")
+router.register("events", EventViewSet, basename="event")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
 urlpatterns = [
     path("token/", TokenView.as_view(), name="token"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -111,4 +112,14 @@ def order_with_lines(*, order: Order) -> Order:
 def order_load_lines(*, order: Order) -> Order:
     """An order just read from the database, with its lines loaded in one more query."""
     prefetch_related_objects([order], _lines())
+    return order
+
+
+def order_with_given_lines(*, order: Order, lines: Sequence[OrderLine]) -> Order:
+    """The order with `lines` (their products already set) as its loaded lines, so that it
+    serializes without a query. For services that hold the lines they just wrote."""
+    loaded = OrderLine.objects.filter(order=order).order_by("id")
+    loaded._result_cache = sorted(lines, key=lambda line: line.pk)
+    loaded._prefetch_done = True  # type: ignore[attr-defined]
+    order._prefetched_objects_cache = {"lines": loaded}  # type: ignore[attr-defined]
     return order

@@ -15,6 +15,8 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from events.models import EventType
+from events.outbox import emit, outbox_atomic
 from opply.conditional import IfMatch
 from opply.exceptions import (
     DomainError,
@@ -25,7 +27,8 @@ from opply.exceptions import (
 )
 from orders import pricing
 from orders.models import Order, OrderLine
-from orders.selectors import order_scope
+from orders.selectors import order_scope, order_with_given_lines, order_with_lines
+from orders.serializers import OrderSerializer
 from products.models import Product
 from products.rules import quantity_violation
 from products.services import stock_return, stock_take
@@ -230,9 +233,10 @@ def order_submit(
     submitted_at and the PO number and note when given. Raises NotFound (not the caller's),
     PreconditionFailed (`if_match` refuses the order's version), OrderNotActive, OrderEmpty,
     QuantityRulesBroken or InsufficientStock listing every offending line, or
-    DuplicatePoNumber; in each case nothing changes.
+    DuplicatePoNumber; in each case nothing changes. Event: order.submitted (and the stock
+    events).
     """
-    with transaction.atomic():
+    with outbox_atomic():
         order = Order.objects.select_for_update().filter(pk=order_id, user=user).first()
         if order is None:
             raise NotFound("No such order.")
@@ -262,6 +266,7 @@ def order_submit(
             line.unit_price = pricing.current_price(products[line.product_id])
         OrderLine.objects.bulk_update(lines, ["unit_price"])
         _mark_submitted(order, lines)
+        _emit_order(EventType.ORDER_SUBMITTED, order, user, lines, products)
     return order
 
 
@@ -269,8 +274,8 @@ def order_place(
     *, user: User, items: Sequence[ItemRequest], po_number: str = "", note: str = ""
 ) -> Order:
     """Create and submit an order in one step, with the same locking, ledger entries and
-    errors as order_submit. The caller's active cart is untouched."""
-    with transaction.atomic():
+    errors as order_submit. The caller's active cart is untouched. Event: order.submitted."""
+    with outbox_atomic():
         order = Order(
             user=user,
             status=Order.Status.SUBMITTED,
@@ -300,18 +305,21 @@ def order_place(
             ]
         )
         _mark_submitted(order, lines)
+        _emit_order(EventType.ORDER_SUBMITTED, order, user, lines, products)
     return order
 
 
 def order_cancel(*, actor: User, order_id: int) -> Order:
     """Cancel a submitted order and restore its stock (movements `cancel`). The owner or
-    staff only; IllegalTransition from any other status."""
-    with transaction.atomic():
+    staff only; IllegalTransition from any other status. Event: order.cancelled (and the
+    stock events)."""
+    with outbox_atomic():
         order = _lock_order_for(actor, order_id)
         if order.status != Order.Status.SUBMITTED:
             raise IllegalTransition(current=order.status, target=Order.Status.CANCELLED)
-        stock_return(
-            quantities={line.product_id: line.quantity for line in order.lines.all()},
+        lines = list(order.lines.all())
+        products = stock_return(
+            quantities={line.product_id: line.quantity for line in lines},
             actor=actor,
             order_id=order.pk,
         )
@@ -319,12 +327,14 @@ def order_cancel(*, actor: User, order_id: int) -> Order:
         order.cancelled_at = timezone.now()
         order.version += 1
         order.save(update_fields=["status", "cancelled_at", "version"])
+        _emit_order(EventType.ORDER_CANCELLED, order, None, lines, products)
     return order
 
 
 def order_fulfil(*, actor: User, order_id: int) -> Order:
-    """Mark a submitted order fulfilled (staff). IllegalTransition from any other status."""
-    with transaction.atomic():
+    """Mark a submitted order fulfilled (staff). IllegalTransition from any other status.
+    Event: order.fulfilled."""
+    with outbox_atomic():
         order = _lock_order_for(actor, order_id)
         if order.status != Order.Status.SUBMITTED:
             raise IllegalTransition(current=order.status, target=Order.Status.FULFILLED)
@@ -332,6 +342,11 @@ def order_fulfil(*, actor: User, order_id: int) -> Order:
         order.fulfilled_at = timezone.now()
         order.version += 1
         order.save(update_fields=["status", "fulfilled_at", "version"])
+        emit(
+            EventType.ORDER_FULFILLED,
+            lambda: OrderSerializer(order_with_lines(order=order)).data,
+            buyer_id=order.user_id,
+        )
     return order
 
 
@@ -349,6 +364,25 @@ def _lock_order_for(actor: User, order_id: int) -> Order:
     if order is None:
         raise NotFound("No such order.")
     return order
+
+
+def _emit_order(
+    event_type: str,
+    order: Order,
+    user: User | None,
+    lines: Sequence[OrderLine],
+    products: dict[int, Product],
+) -> None:
+    """The order's event, rendered from the lines and locked products in hand (no query)."""
+    if user is not None:
+        order.user = user
+    for line in lines:
+        line.product = products[line.product_id]
+    emit(
+        event_type,
+        lambda: OrderSerializer(order_with_given_lines(order=order, lines=lines)).data,
+        buyer_id=order.user_id,
+    )
 
 
 def _mark_submitted(order: Order, lines: Sequence[OrderLine]) -> None:

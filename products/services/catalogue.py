@@ -6,12 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-
+from events.models import EventType
+from events.outbox import emit, emit_stock_change, outbox_atomic
 from opply.conditional import IfMatch
 from products.counts import catalogue_changed
 from products.models import Product, StockMovement
-from products.services.stock import Actor, actor_id, lock_one, movement_of
+from products.services.stock import Actor, actor_id, lock_one, movement_of, product_data
 
 
 def product_create(
@@ -28,8 +28,9 @@ def product_create(
 ) -> Product:
     """Create a product; its initial stock is recorded as an `initial` movement. The
     quantity rules must be coherent (`products.rules.rule_problems`); the database's check
-    constraints refuse them otherwise."""
-    with transaction.atomic():
+    constraints refuse them otherwise. Events: product.created (and product.stock_changed,
+    back_in_stock for an initial stock)."""
+    with outbox_atomic():
         catalogue_changed()
         product = Product.objects.create(
             name=name,
@@ -49,6 +50,16 @@ def product_create(
                 actor_id=actor_id(actor),
                 quantity_after=quantity_in_stock,
             )
+        emit(EventType.PRODUCT_CREATED, lambda: product_data(product))
+        if quantity_in_stock:
+            emit_stock_change(
+                product_id=product.pk,
+                delta=quantity_in_stock,
+                quantity_after=quantity_in_stock,
+                reason=StockMovement.Reason.INITIAL,
+                order=None,
+                render_product=lambda: product_data(product),
+            )
     return product
 
 
@@ -59,8 +70,8 @@ def product_update(
     (a write that changes nothing leaves the row and its version alone).
     PreconditionFailed (nothing changed) when `if_match` does not accept the version found
     under the lock. A new `quantity_in_stock` is recorded as an `adjustment` movement of the
-    difference."""
-    with transaction.atomic():
+    difference. Events: product.updated, and the stock events of a stock change."""
+    with outbox_atomic():
         catalogue_changed()
         product = lock_one(product_id)
         if if_match is not None:
@@ -74,21 +85,34 @@ def product_update(
         product.version += 1
         product.save()
         if product.quantity_in_stock != old_stock:
-            movement_of(
+            movement = movement_of(
                 product,
                 product.quantity_in_stock - old_stock,
                 reason=StockMovement.Reason.ADJUSTMENT,
                 actor=actor,
-            ).save()
+            )
+            movement.save()
+            emit_stock_change(
+                product_id=product.pk,
+                delta=movement.delta,
+                quantity_after=movement.quantity_after,
+                reason=StockMovement.Reason.ADJUSTMENT,
+                order=None,
+                render_product=lambda: product_data(product),
+            )
+        emit(EventType.PRODUCT_UPDATED, lambda: product_data(product))
     return product
 
 
 def product_delete(*, product_id: int, if_match: IfMatch | None = None) -> None:
     """Delete a product and its ledger, under its row lock. PreconditionFailed when
-    `if_match` does not accept its version; ProtectedError while any order line refers to it."""
-    with transaction.atomic():
+    `if_match` does not accept its version; ProtectedError while any order line refers to it.
+    Event: product.deleted, its data the product as it was."""
+    with outbox_atomic():
         catalogue_changed()
         product = lock_one(product_id)
         if if_match is not None:
             if_match.require(product.version)
+        data = product_data(product)
         product.delete()
+        emit(EventType.PRODUCT_DELETED, lambda: data)

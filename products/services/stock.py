@@ -4,15 +4,17 @@ movement in the same transaction. Locks are taken in ascending product id order.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import transaction
 from django.utils import timezone
 
+from events.outbox import emit_stock_change, outbox_atomic
 from opply.exceptions import DomainError, InsufficientStock, NotFound, QuantityRulesBroken
 from products.counts import catalogue_changed
 from products.models import MAX_STOCK, Product, StockMovement
 from products.rules import quantity_violation
+from products.serializers import ProductSerializer
 
 Actor = AbstractBaseUser | AnonymousUser | None
 Reason = StockMovement.Reason
@@ -34,7 +36,7 @@ def stock_adjust(
     ValueError for a zero delta: the ledger holds no empty movements."""
     if delta == 0:
         raise ValueError("A stock adjustment needs a non-zero delta.")
-    with transaction.atomic():
+    with outbox_atomic():
         product = lock_one(product_id)
         if product.quantity_in_stock + delta < 0:
             raise InsufficientStock(
@@ -69,6 +71,20 @@ def stock_take(
     their movements with a constant number of queries. Returns the locked products by id.
     Must run inside the caller's transaction, after the caller's own locks.
     """
+    with outbox_atomic():
+        return _take(
+            quantities, actor=actor, order_id=order_id, reason=reason, quantity_rules=quantity_rules
+        )
+
+
+def _take(
+    quantities: Mapping[int, int],
+    *,
+    actor: Actor,
+    order_id: int | None,
+    reason: Reason,
+    quantity_rules: bool,
+) -> dict[int, Product]:
     products = _lock_many(quantities)
     if quantity_rules:
         broken = [
@@ -107,17 +123,25 @@ def stock_return(
     actor: Actor,
     order_id: int | None,
     reason: Reason = Reason.CANCEL,
-) -> None:
+) -> dict[int, Product]:
     """Give stock back for many products at once (a cancelled order), with movements.
-    Locks in ascending id order; must run inside the caller's transaction."""
-    products = _lock_many(quantities)
-    apply_deltas(
-        {pk: quantity for pk, quantity in quantities.items() if pk in products},
-        products,
-        reason=reason,
-        actor=actor,
-        order_id=order_id,
-    )
+    Locks in ascending id order; must run inside the caller's transaction. Returns the
+    locked products by id."""
+    with outbox_atomic():
+        products = _lock_many(quantities)
+        apply_deltas(
+            {pk: quantity for pk, quantity in quantities.items() if pk in products},
+            products,
+            reason=reason,
+            actor=actor,
+            order_id=order_id,
+        )
+    return products
+
+
+def product_data(product: Product) -> dict[str, Any]:
+    """The product as the API renders it (the data of its events)."""
+    return dict(ProductSerializer(product).data)
 
 
 def _available(product: Product | None) -> int:
@@ -148,7 +172,7 @@ def apply_deltas(
     note: str = "",
 ) -> list[StockMovement]:
     """Write new stock (and the next version) and one movement per product: two statements
-    whatever the count."""
+    whatever the count. Emits the stock events; runs inside an `outbox_atomic` block."""
     now = timezone.now()
     changed = []
     movements = []
@@ -172,6 +196,15 @@ def apply_deltas(
         catalogue_changed()
         Product.objects.bulk_update(changed, ["quantity_in_stock", "updated_at", "version"])
         StockMovement.objects.bulk_create(movements)
+    for product, movement in zip(changed, movements, strict=True):
+        emit_stock_change(
+            product_id=product.pk,
+            delta=movement.delta,
+            quantity_after=movement.quantity_after,
+            reason=reason,
+            order=order_id,
+            render_product=lambda product=product: product_data(product),  # type: ignore[misc]
+        )
     return movements
 
 
