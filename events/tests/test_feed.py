@@ -35,9 +35,7 @@ def test_a_buyer_reads_only_the_events_of_their_own_orders(buyer_api, other_api,
 
     body = buyer_api.get("/events/").json()
 
-    assert [(e["type"], e["data"]["id"]) for e in body["results"]] == [
-        ("order.submitted", mine.pk)
-    ]
+    assert [(e["type"], e["data"]["id"]) for e in body["results"]] == [("order.submitted", mine.pk)]
     theirs_event = Event.objects.get(type="order.submitted", buyer_id=theirs.user_id)
     assert buyer_api.get(f"/events/{theirs_event.pk}/").status_code == 404
     assert other_api.get(f"/events/{theirs_event.pk}/").json()["data"]["id"] == theirs.pk

@@ -102,7 +102,9 @@ def test_fulfil_writes_order_fulfilled(buyer, staff, staff_api):
 def test_catalogue_writes_created_updated_and_deleted(staff_api):
     mark = last_id()
 
-    created = staff_api.post("/products/", {"name": "Oats", "price": "1.00", "quantity_in_stock": 0})
+    created = staff_api.post(
+        "/products/", {"name": "Oats", "price": "1.00", "quantity_in_stock": 0}
+    )
     pk = created.json()["id"]
     updated = staff_api.patch(f"/products/{pk}/", {"quantity_in_stock": 4, "price": "1.50"})
     deleted = staff_api.delete(f"/products/{pk}/")
@@ -153,8 +155,12 @@ def test_one_stock_changed_per_product_per_transaction():
 def test_a_rolled_back_change_leaves_no_event():
     mark = last_id()
 
-    with pytest.raises(RuntimeError), transaction.atomic():
-        ProductFactory(quantity_in_stock=1)
-        raise RuntimeError("rolled back")
+    def create_then_fail() -> None:
+        with transaction.atomic():
+            ProductFactory(quantity_in_stock=1)
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        create_then_fail()
 
     assert types_after(mark) == []
