@@ -11,13 +11,13 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django_tasks.base import Task
 
 from events import tasks
 from events.models import PeriodicJob
-from events.services import events_pending_dispatch
+from events.services import deliveries_due_exist, events_pending_dispatch
 
 logger = logging.getLogger("opply.worker")
 
@@ -26,7 +26,6 @@ HOUR = 3600.0
 
 def periodic_jobs() -> dict[str, tuple[Task, float]]:
     return {
-        "sweep_deliveries": (tasks.sweep_deliveries, settings.WORKER_SWEEP_SECONDS),
         "purge_events": (tasks.purge_events, HOUR),
         "purge_idempotency_keys": (tasks.purge_idempotency_keys, HOUR),
         "purge_task_results": (tasks.purge_task_results, HOUR),
@@ -50,8 +49,16 @@ def _enqueue_if_claimed(name: str, task: Task, interval: float) -> bool:
     return True
 
 
+def _none_waiting(task: Task) -> bool:
+    """No run of the task is queued and not yet started: one waiting is enough."""
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = DBTaskResult.objects.filter(task_path=task.module_path, status="READY")
+    return not waiting.exists()
+
+
 def ensure_jobs() -> None:
-    names = [*periodic_jobs(), "dispatch_events"]
+    names = [*periodic_jobs(), "dispatch_events", "deliver_due"]
     PeriodicJob.objects.bulk_create(
         [PeriodicJob(name=name) for name in names], ignore_conflicts=True
     )
@@ -60,10 +67,22 @@ def ensure_jobs() -> None:
 def tick(*, periodic: bool) -> list[str]:
     """Enqueue what is due now; the names of the jobs enqueued."""
     enqueued = []
-    if events_pending_dispatch() and _enqueue_if_claimed(
-        "dispatch_events", tasks.dispatch_events, settings.WORKER_POLL_SECONDS * 2
+    if (
+        events_pending_dispatch()
+        and _none_waiting(tasks.dispatch_events)
+        and _enqueue_if_claimed(
+            "dispatch_events", tasks.dispatch_events, settings.WORKER_POLL_SECONDS
+        )
     ):
         enqueued.append("dispatch_events")
+    # One more sender each poll while deliveries are due and unclaimed: as many workers as
+    # there are send at once, and one whose worker died is taken over once its lease passes.
+    if (
+        deliveries_due_exist()
+        and _none_waiting(tasks.deliver_due)
+        and _enqueue_if_claimed("deliver_due", tasks.deliver_due, settings.WORKER_POLL_SECONDS)
+    ):
+        enqueued.append("deliver_due")
     if periodic:
         jobs = periodic_jobs()
         due = PeriodicJob.objects.filter(name__in=jobs, next_run_at__lte=timezone.now())
@@ -87,7 +106,6 @@ def run_forever(stop: threading.Event) -> None:
         else:
             if periodic:
                 last_periodic = time.monotonic()
-        close_old_connections()
         stop.wait(settings.WORKER_POLL_SECONDS)
 
 

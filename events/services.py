@@ -7,12 +7,13 @@ import base64
 import logging
 import random
 import secrets
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from events import sending
@@ -49,9 +50,8 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
 
 def endpoint_redeliver(*, endpoint: WebhookEndpoint, event_id: int) -> Delivery:
     """Queue the event for the endpoint again (a new round of the retry schedule), keeping
-    its webhook-id. NotFound if the event does not exist (or was purged)."""
-    from events.tasks import deliver
-
+    its webhook-id. A worker sends it within moments. NotFound if the event does not exist
+    (or was purged)."""
     event = Event.objects.filter(pk=event_id).first()
     if event is None:
         raise NotFound("No such event.")
@@ -64,16 +64,13 @@ def endpoint_redeliver(*, endpoint: WebhookEndpoint, event_id: int) -> Delivery:
             delivery.round_start = delivery.attempts
             delivery.next_attempt_at = timezone.now()
             delivery.save(update_fields=["state", "round_start", "next_attempt_at", "updated_at"])
-        deliver.enqueue(delivery.pk)
     return delivery
 
 
 def events_dispatch() -> int:
     """Fan the events after the dispatch cursor out into deliveries, one per active endpoint
-    that wants the type, and queue their first attempt, in one transaction. Returns the
-    number of events dispatched (at most DISPATCH_BATCH per call)."""
-    from events.tasks import deliver
-
+    that wants the type, in one transaction; they are due at once. Returns the number of
+    events dispatched (at most DISPATCH_BATCH per call)."""
     DispatchCursor.objects.bulk_create([DispatchCursor(pk=1)], ignore_conflicts=True)
     with transaction.atomic():
         cursor = DispatchCursor.objects.select_for_update().get(pk=1)
@@ -90,7 +87,7 @@ def events_dispatch() -> int:
         existing = set(
             Delivery.objects.filter(event_id__in=event_ids).values_list("event_id", "endpoint_id")
         )
-        deliveries = Delivery.objects.bulk_create(
+        Delivery.objects.bulk_create(
             [
                 Delivery(event_id=pk, endpoint=endpoint)
                 for pk, event_type in events
@@ -98,8 +95,6 @@ def events_dispatch() -> int:
                 if endpoint.wants(event_type) and (pk, endpoint.pk) not in existing
             ]
         )
-        for delivery in deliveries:
-            deliver.enqueue(delivery.pk)
         cursor.last_event_id = event_ids[-1]
         cursor.save(update_fields=["last_event_id"])
     return len(events)
@@ -118,92 +113,115 @@ def retry_delay(retry: int) -> float | None:
     return float(schedule[retry - 1]) * random.uniform(1.0, 1.2)  # noqa: S311 - jitter
 
 
-def delivery_attempt(*, delivery_id: int) -> str:
-    """Make the next attempt of a delivery if it is due and no other worker holds it.
+def _due(now: datetime) -> QuerySet[Delivery]:
+    """Deliveries whose next attempt is due and that no live worker holds (never claimed,
+    or claimed by a worker whose lease has passed: it died mid-delivery)."""
+    return Delivery.objects.filter(state=Delivery.State.PENDING, next_attempt_at__lte=now).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    )
 
-    Claims the delivery with one conditional UPDATE (a lease of WEBHOOK_LEASE_SECONDS), posts
-    outside any transaction, then records the attempt and either closes the delivery
-    (`succeeded`, or `failed` once the schedule is spent) or queues the retry, in one
-    transaction. A worker that dies mid-attempt leaves the lease to expire; the sweep then
-    queues the delivery again. Returns what happened, for the task's result.
-    """
-    from events.tasks import deliver
 
+def deliveries_due_exist() -> bool:
+    return _due(timezone.now()).exists()
+
+
+def deliveries_claim(*, limit: int) -> tuple[datetime, list[Delivery]]:
+    """Claim up to `limit` due deliveries for this worker: their lease is set in the same
+    transaction that picks them (rows other workers are claiming are skipped on PostgreSQL;
+    SQLite runs one writer at a time), so two workers never send the same attempt."""
     now = timezone.now()
     lease = now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
-    claimed = (
-        Delivery.objects.filter(
-            pk=delivery_id, state=Delivery.State.PENDING, next_attempt_at__lte=now
-        )
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=lease)
-    )
-    if not claimed:
-        return "not due"
-    delivery = Delivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
-    endpoint = delivery.endpoint
-    if endpoint.is_active:
-        result = sending.post(
-            url=endpoint.url,
-            secret=endpoint.secret,
-            webhook_id=delivery.webhook_id,
-            body=event_body(delivery.event),
-        )
-    else:
-        result = sending.AttemptResult(False, None, "The endpoint is not active.", 0)
-    with transaction.atomic():
-        current = Delivery.objects.select_for_update().get(pk=delivery_id)
-        number = current.attempts + 1
-        DeliveryAttempt.objects.create(
-            delivery=current,
-            number=number,
-            succeeded=result.succeeded,
-            status_code=result.status_code,
-            error=result.error,
-            duration_ms=result.duration_ms,
-        )
-        current.attempts = number
-        if current.lease_until == lease:
-            current.lease_until = None
-        if result.succeeded:
-            current.state = Delivery.State.SUCCEEDED
-        else:
-            delay = retry_delay(number - current.round_start) if endpoint.is_active else None
-            if delay is None:
-                current.state = Delivery.State.FAILED
-            else:
-                current.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-                deliver.using(run_after=current.next_attempt_at).enqueue(current.pk)
-        current.save()
-    outcome = "succeeded" if result.succeeded else f"failed: {result.error or result.status_code}"
-    logger.info(
-        "webhook %s attempt %s to endpoint %s %s",
-        delivery.webhook_id,
-        number,
-        endpoint.pk,
-        outcome,
-    )
-    return outcome
-
-
-def deliveries_sweep() -> int:
-    """Queue again the deliveries a worker claimed and never finished (it died: the lease
-    has passed), and due ones whose queued task was lost. Returns how many."""
-    from events.tasks import deliver
-
-    now = timezone.now()
-    stale = now - timedelta(seconds=max(300.0, settings.WEBHOOK_LEASE_SECONDS))
     with transaction.atomic():
         ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(state=Delivery.State.PENDING)
-            .filter(Q(lease_until__lt=now) | Q(lease_until__isnull=True, next_attempt_at__lt=stale))
-            .values_list("pk", flat=True)[:1000]
+            _due(now)
+            .select_for_update(skip_locked=True)
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", flat=True)[:limit]
         )
-        Delivery.objects.filter(pk__in=ids).update(lease_until=None, next_attempt_at=now)
-        for pk in ids:
-            deliver.enqueue(pk)
-    return len(ids)
+        Delivery.objects.filter(pk__in=ids).update(lease_until=lease)
+    claimed = Delivery.objects.filter(pk__in=ids).select_related("event", "endpoint")
+    return lease, list(claimed.order_by("pk"))
+
+
+def deliver_due(*, limit: int | None = None) -> int:
+    """Claim a batch of due deliveries, POST them concurrently (WEBHOOK_CONCURRENCY at a
+    time, outside any transaction), and record every attempt: `succeeded`, a retry at the
+    next step of the schedule, or `failed` once the schedule is spent. A worker that dies
+    mid-batch leaves its leases to expire, and the deliveries fall due again for another
+    worker. Returns the number of attempts made."""
+    lease, deliveries = deliveries_claim(limit=limit or settings.WEBHOOK_CONCURRENCY)
+    if not deliveries:
+        return 0
+    with ThreadPoolExecutor(max_workers=len(deliveries)) as pool:
+        results = list(pool.map(_attempt, deliveries))
+    _record(deliveries, results, lease)
+    return len(deliveries)
+
+
+def _attempt(delivery: Delivery) -> sending.AttemptResult:
+    endpoint = delivery.endpoint
+    if not endpoint.is_active:
+        return sending.AttemptResult(False, None, "The endpoint is not active.", 0)
+    return sending.post(
+        url=endpoint.url,
+        secret=endpoint.secret,
+        webhook_id=delivery.webhook_id,
+        body=event_body(delivery.event),
+    )
+
+
+def _record(
+    deliveries: list[Delivery], results: list[sending.AttemptResult], lease: datetime
+) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        # Only the deliveries this worker still holds: past its lease another may own them.
+        held = {
+            d.pk: d
+            for d in Delivery.objects.select_for_update().filter(
+                pk__in=[d.pk for d in deliveries], lease_until=lease
+            )
+        }
+        attempts = []
+        for delivery, result in zip(deliveries, results, strict=True):
+            current = held.get(delivery.pk, delivery)
+            number = current.attempts + 1
+            attempts.append(
+                DeliveryAttempt(
+                    delivery_id=delivery.pk,
+                    number=number,
+                    succeeded=result.succeeded,
+                    status_code=result.status_code,
+                    error=result.error,
+                    duration_ms=result.duration_ms,
+                )
+            )
+            logger.info(
+                "webhook %s attempt %s to endpoint %s: %s",
+                delivery.webhook_id,
+                number,
+                delivery.endpoint_id,
+                "succeeded" if result.succeeded else result.error or result.status_code,
+            )
+            if current.pk not in held:
+                continue
+            current.attempts = number
+            current.lease_until = None
+            current.updated_at = now
+            if result.succeeded:
+                current.state = Delivery.State.SUCCEEDED
+            else:
+                active = delivery.endpoint.is_active
+                delay = retry_delay(number - current.round_start) if active else None
+                if delay is None:
+                    current.state = Delivery.State.FAILED
+                else:
+                    current.next_attempt_at = now + timedelta(seconds=delay)
+        DeliveryAttempt.objects.bulk_create(attempts)
+        Delivery.objects.bulk_update(
+            list(held.values()),
+            ["attempts", "lease_until", "updated_at", "state", "next_attempt_at"],
+        )
 
 
 def events_purge() -> int:

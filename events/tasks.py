@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from django.core.management import call_command
@@ -9,6 +10,10 @@ from django.utils import timezone
 from django_tasks import task
 
 from events import services
+
+# A deliver_due task hands the worker back after this long, so that other jobs (the fan-out
+# of new events first) get a turn; the scheduler queues another while deliveries remain due.
+DELIVER_BUDGET_SECONDS = 5.0
 
 
 @task(priority=50)
@@ -20,14 +25,20 @@ def dispatch_events() -> int:
     return total
 
 
-@task()
-def deliver(delivery_id: int) -> str:
-    return services.delivery_attempt(delivery_id=delivery_id)
-
-
 @task(priority=40)
-def sweep_deliveries() -> int:
-    return services.deliveries_sweep()
+def deliver_due() -> int:
+    """Send due deliveries, a batch at a time, for up to DELIVER_BUDGET_SECONDS; new events
+    are fanned out between batches, so that they do not wait for the budget to run out."""
+    total = 0
+    deadline = time.monotonic() + DELIVER_BUDGET_SECONDS
+    while time.monotonic() < deadline:
+        if services.events_pending_dispatch():
+            services.events_dispatch()
+        sent = services.deliver_due()
+        if not sent:
+            break
+        total += sent
+    return total
 
 
 @task()
@@ -43,7 +54,7 @@ def purge_idempotency_keys() -> None:
 @task()
 def purge_task_results() -> int:
     """Finished task rows older than a day, and rows of tasks whose worker died that long ago
-    (a delivery's task is queued again by the sweep, so nothing depends on them)."""
+    (the work of such a task is found again by the scheduler: nothing depends on them)."""
     from django_tasks_db.models import DBTaskResult
 
     cutoff = timezone.now() - timedelta(days=1)

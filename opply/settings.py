@@ -269,11 +269,11 @@ WEBHOOK_RETRY_SCHEDULE: list[float] = [
         "WEBHOOK_RETRY_SCHEDULE", default=[30, 120, 600, 3600, 10800, 21600, 43200, 86400, 129600]
     )
 ]
-# Seconds a worker holds a delivery it is sending; past that (the worker died) another
-# worker takes it over. Must exceed WEBHOOK_TIMEOUT_SECONDS.
+# Seconds a worker holds the deliveries it is sending; past that (the worker died) another
+# worker takes them over. Must exceed WEBHOOK_TIMEOUT_SECONDS.
 WEBHOOK_LEASE_SECONDS: float = env.float("WEBHOOK_LEASE_SECONDS", default=60.0)
-# How often workers look for deliveries whose worker died, and for retries that are due.
-WORKER_SWEEP_SECONDS: float = env.float("WORKER_SWEEP_SECONDS", default=15.0)
+# Deliveries one worker sends at once (threads), each to its own endpoint request.
+WEBHOOK_CONCURRENCY: int = env.int("WEBHOOK_CONCURRENCY", default=8)
 # How often an idle worker polls for tasks and for new events to fan out.
 WORKER_POLL_SECONDS: float = env.float("WORKER_POLL_SECONDS", default=0.2)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import SUMMARIES, Database, ServerFarm, postgres_url
+from tests.servers import SUMMARIES, Database, ServerFarm, WorkerPool, postgres_url
 
 SKIP_WITHOUT_POSTGRES = "needs PostgreSQL: set DATABASE_URL=postgres://... (this run is on SQLite)"
 
@@ -49,6 +49,16 @@ def farm(tmp_path: Path) -> Iterator[ServerFarm]:
         yield servers
     finally:
         servers.stop_all()
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[WorkerPool]:
+    """Starts `manage.py worker` processes; every one of them is stopped at teardown."""
+    pool = WorkerPool(tmp_path)
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

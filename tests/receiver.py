@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,10 +21,8 @@ class Received:
     at: float
     status: int
     completed: bool = True
-
-    @property
-    def event(self) -> dict[str, Any]:
-        return json.loads(self.body)
+    client_port: int = 0
+    event: dict[str, Any] = field(default_factory=dict)
 
     @property
     def webhook_id(self) -> str:
@@ -42,6 +41,7 @@ class Receiver:
     extra_headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b"ok"
     port: int = 0
+    seen: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.gate.set()
@@ -54,6 +54,9 @@ class Receiver:
         with self.lock:
             return [r for r in self.requests if r.completed and 200 <= r.status < 300]
 
+    def delivered_event_ids(self) -> set[int]:
+        return {r.event["id"] for r in self.succeeded()}
+
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length", 0))
         body = handler.rfile.read(length)
@@ -63,13 +66,13 @@ class Receiver:
             at=time.time(),
             status=0,
             completed=False,
+            client_port=handler.client_address[1],
+            event=json.loads(body) if body else {},
         )
+        webhook_id = request.headers.get("webhook-id", "")
         with self.lock:
-            seen = sum(
-                1
-                for r in self.requests
-                if r.headers.get("webhook-id") == request.headers.get("webhook-id")
-            )
+            seen = self.seen[webhook_id]
+            self.seen[webhook_id] += 1
             self.requests.append(request)
             self.waiting += 1
         self.gate.wait(60)
@@ -87,6 +90,29 @@ class Receiver:
             request.completed = True
         except OSError:
             request.completed = False
+
+
+def local_ports_of(pid: int) -> set[int]:
+    """The local TCP ports of a process's sockets (Linux /proc), to tell which worker sent
+    a request."""
+    import os
+
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 @contextmanager

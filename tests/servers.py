@@ -375,6 +375,59 @@ class ServerFarm:
             server.stop()
 
 
+# Webhook settings of the system tests: a receiver on 127.0.0.1 over plain HTTP, retries a
+# second apart, and a dead worker's deliveries taken over after 3 seconds.
+WEBHOOK_TEST_ENV = {
+    "WEBHOOK_ALLOW_HTTP": "true",
+    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+    "WEBHOOK_RETRY_SCHEDULE": "1,1,1,1,1,1,1,1,1",
+    "WEBHOOK_LEASE_SECONDS": "3",
+    "WORKER_POLL_SECONDS": "0.05",
+}
+
+
+@dataclass
+class WorkerPool:
+    """`python manage.py worker` processes over one database, each in a session of its own;
+    every one is killed at teardown."""
+
+    tmp_path: Path
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, database: Database, *, count: int = 1, **extra_env: str) -> list[Any]:
+        started = []
+        for _ in range(count):
+            log = self.tmp_path / f"worker-{len(self.processes)}.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [PYTHON, "manage.py", "worker", "--no-startup-delay"],
+                    cwd=ROOT,
+                    env=database.env(**{**WEBHOOK_TEST_ENV, **extra_env}),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            self.processes.append(process)
+            started.append(process)
+        return started
+
+    @staticmethod
+    def kill(process: subprocess.Popen[bytes]) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.kill(process)
+
+
 def _wait_until_healthy(server: Server, *, workers: int, within: float = 60) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:

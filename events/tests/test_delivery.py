@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 from standardwebhooks.webhooks import Webhook
 
 from events import services
@@ -54,7 +53,7 @@ def test_dispatch_creates_one_delivery_per_wanting_endpoint_and_queues_it(receiv
     assert dispatched == 3  # created, stock_changed, back_in_stock
     assert Delivery.objects.filter(endpoint=everything).count() == 3
     assert not Delivery.objects.filter(endpoint=orders_only).exists()
-    assert DBTaskResult.objects.filter(task_path="events.tasks.deliver").count() == 3
+    assert services.deliveries_due_exist()
     assert services.events_dispatch() == 0
 
 
@@ -62,9 +61,9 @@ def test_a_delivery_is_signed_per_standard_webhooks_and_recorded(receiver):
     endpoint = endpoint_for(receiver.url)
     delivery = dispatched_delivery(endpoint)
 
-    outcome = services.delivery_attempt(delivery_id=delivery.pk)
+    sent = services.deliver_due()
 
-    assert outcome == "succeeded"
+    assert sent == 1
     [request] = receiver.requests
     payload = Webhook(endpoint.secret).verify(request.body, request.headers)
     event = Event.objects.get(pk=delivery.event_id)
@@ -87,21 +86,21 @@ def test_a_failed_attempt_is_retried_within_a_minute_with_the_same_webhook_id(re
     endpoint = endpoint_for(receiver.url)
     delivery = dispatched_delivery(endpoint)
 
-    assert services.delivery_attempt(delivery_id=delivery.pk).startswith("failed")
+    assert services.deliver_due() == 1
     delivery.refresh_from_db()
-    assert delivery.state == "pending"
+    assert (delivery.state, delivery.lease_until) == ("pending", None)
     assert timezone.now() < delivery.next_attempt_at < timezone.now() + timedelta(seconds=60)
-    retry = DBTaskResult.objects.filter(task_path="events.tasks.deliver").order_by("-enqueued_at")
-    assert retry.first().run_after == delivery.next_attempt_at
     failed = DeliveryAttempt.objects.get()
     assert (failed.status_code, failed.succeeded) == (503, False)
     assert failed.error.startswith("busy")
     assert len(failed.error) <= 500
     # Not due yet: nothing is sent.
-    assert services.delivery_attempt(delivery_id=delivery.pk) == "not due"
+    assert services.deliver_due() == 0
 
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-    assert services.delivery_attempt(delivery_id=delivery.pk) == "succeeded"
+    assert services.deliver_due() == 1
+    delivery.refresh_from_db()
+    assert delivery.state == "succeeded"
 
     first, second = receiver.requests
     assert first.webhook_id == second.webhook_id == delivery.webhook_id
@@ -115,7 +114,7 @@ def test_the_delivery_fails_once_the_schedule_is_spent(receiver):
 
     for _ in range(3):  # the first attempt and two retries (WEBHOOK_RETRY_SCHEDULE)
         Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-        services.delivery_attempt(delivery_id=delivery.pk)
+        services.deliver_due()
 
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts) == ("failed", 3)
@@ -135,9 +134,9 @@ def test_the_default_schedule_retries_at_least_8_times_over_at_least_3_days():
 def test_redirects_are_not_followed(receiver):
     receiver.answer = lambda seen, request: 302
     receiver.extra_headers = {"Location": "http://169.254.169.254/"}
-    delivery = dispatched_delivery(endpoint_for(receiver.url))
+    dispatched_delivery(endpoint_for(receiver.url))
 
-    services.delivery_attempt(delivery_id=delivery.pk)
+    services.deliver_due()
 
     attempt = DeliveryAttempt.objects.get()
     assert (attempt.status_code, attempt.succeeded) == (302, False)
@@ -148,9 +147,9 @@ def test_redirects_are_not_followed(receiver):
 def test_a_slow_receiver_is_a_failed_attempt(receiver, settings):
     settings.WEBHOOK_TIMEOUT_SECONDS = 0.3
     receiver.gate.clear()  # the receiver holds every request
-    delivery = dispatched_delivery(endpoint_for(receiver.url))
+    dispatched_delivery(endpoint_for(receiver.url))
 
-    services.delivery_attempt(delivery_id=delivery.pk)
+    services.deliver_due()
     receiver.gate.set()
 
     attempt = DeliveryAttempt.objects.get()
@@ -160,10 +159,10 @@ def test_a_slow_receiver_is_a_failed_attempt(receiver, settings):
 
 def test_private_addresses_are_refused_at_delivery_too(receiver, settings):
     endpoint = endpoint_for(receiver.url)
-    delivery = dispatched_delivery(endpoint)
+    dispatched_delivery(endpoint)
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
 
-    services.delivery_attempt(delivery_id=delivery.pk)
+    services.deliver_due()
 
     attempt = DeliveryAttempt.objects.get()
     assert attempt.succeeded is False
@@ -183,14 +182,28 @@ def test_a_name_that_resolves_elsewhere_at_delivery_is_refused(receiver, setting
 
     monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     endpoint = endpoint_for(f"http://hooks.example.com:{receiver.port}/hooks")
-    delivery = dispatched_delivery(endpoint)
+    dispatched_delivery(endpoint)
     answers["hooks.example.com"] = "127.0.0.1"  # DNS rebinding after the check at save
 
-    services.delivery_attempt(delivery_id=delivery.pk)
+    services.deliver_due()
 
     attempt = DeliveryAttempt.objects.get()
     assert "resolves to 127.0.0.1, a loopback address" in attempt.error
     assert receiver.requests == []
+
+
+def test_two_workers_claim_different_deliveries(receiver):
+    endpoint_for(receiver.url)
+    for _ in range(3):
+        ProductFactory(quantity_in_stock=0)
+    services.events_dispatch()
+
+    _, first = services.deliveries_claim(limit=2)
+    _, second = services.deliveries_claim(limit=2)
+    _, third = services.deliveries_claim(limit=2)
+
+    assert (len(first), len(second), third) == (2, 1, [])
+    assert not {d.pk for d in first} & {d.pk for d in second}
 
 
 def test_a_claimed_delivery_is_not_sent_twice_until_its_lease_passes(receiver, settings):
@@ -198,15 +211,15 @@ def test_a_claimed_delivery_is_not_sent_twice_until_its_lease_passes(receiver, s
     lease = timezone.now() + timedelta(seconds=60)
     Delivery.objects.filter(pk=delivery.pk).update(lease_until=lease)  # another worker has it
 
-    assert services.delivery_attempt(delivery_id=delivery.pk) == "not due"
-    assert services.deliveries_sweep() == 0
+    assert services.deliver_due() == 0
 
     Delivery.objects.filter(pk=delivery.pk).update(
         lease_until=timezone.now() - timedelta(seconds=1)
     )
-    assert services.deliveries_sweep() == 1  # that worker died: queued again
-    assert services.delivery_attempt(delivery_id=delivery.pk) == "succeeded"
+    # That worker died: the delivery is due again, for whoever comes next.
+    assert services.deliver_due() == 1
     assert len(receiver.requests) == 1
+    assert Delivery.objects.get(pk=delivery.pk).state == "succeeded"
 
 
 def test_old_events_are_purged_with_their_deliveries(receiver, settings):
@@ -234,7 +247,6 @@ def test_the_scheduler_enqueues_each_due_job_once_however_many_ticks(receiver):
     assert sorted(first) == sorted(
         [
             "dispatch_events",
-            "sweep_deliveries",
             "purge_events",
             "purge_idempotency_keys",
             "purge_task_results",
