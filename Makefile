@@ -11,7 +11,7 @@ PIP := $(PY) -m pip
 .PHONY: help install install-dev run migrate superuser test lint format bench clean
 
 help:
-	@echo "make run     - install, migrate, serve on http://localhost:8000 (PORT in .env or the environment)"
+	@echo "make run     - install, migrate, serve on http://localhost:8000 (PORT in .env or the environment) + a worker"
 	@echo "make test    - install dev dependencies and run the whole suite"
 	@echo "make lint    - ruff, ruff format --check, mypy, makemigrations --check"
 	@echo "make bench   - benchmarks against a hand-written ceiling (PostgreSQL)"
@@ -40,8 +40,11 @@ install-dev: $(VENV)/.installed-dev
 migrate: $(VENV)/.installed .env
 	$(PY) manage.py migrate --noinput
 
+# The API and one background worker (webhook deliveries, retries, purges); Ctrl-C stops both.
 run: migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
+	@$(PY) manage.py worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --config gunicorn.conf.py opply.wsgi
 
 superuser: migrate

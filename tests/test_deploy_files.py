@@ -175,7 +175,7 @@ def test_compose_migrates_once_then_starts_web_on_port_8000(compose):
     services = compose["services"]
     migrate, web = services["migrate"], services["web"]
 
-    assert set(services) == {"db", "migrate", "web", "nginx"}
+    assert set(services) == {"db", "migrate", "web", "nginx", "worker"}
     assert migrate["command"] == ["python", "manage.py", "migrate", "--noinput"]
     assert migrate["restart"] == "no"
     assert migrate["depends_on"] == {"db": {"condition": "service_healthy"}}
@@ -212,8 +212,17 @@ def test_compose_publishes_only_nginx_which_serves_the_committed_template_in_fro
     assert int(services["web"]["stop_grace_period"].rstrip("s")) > 30
 
 
+def test_compose_runs_a_worker_after_the_migration(compose):
+    worker, web = compose["services"]["worker"], compose["services"]["web"]
+
+    assert worker["command"] == ["python", "manage.py", "worker"]
+    assert worker["depends_on"] == web["depends_on"]
+    assert worker["image"] == web["image"]
+    assert "ports" not in worker
+
+
 def test_compose_reads_dot_env_and_its_image_can_run_the_test_suite(compose):
-    for name in ("migrate", "web"):
+    for name in ("migrate", "web", "worker"):
         service = compose["services"][name]
         assert {"path": ".env", "required": False} in service["env_file"]
         assert service["build"]["args"]["REQUIREMENTS"] == "requirements-dev.txt"
@@ -223,7 +232,7 @@ def test_compose_reads_dot_env_and_its_image_can_run_the_test_suite(compose):
 def test_compose_sets_only_variables_the_app_reads(compose):
     read = _names_read_by_the_app() | _READ_ELSEWHERE
 
-    for name in ("migrate", "web"):
+    for name in ("migrate", "web", "worker"):
         environment = compose["services"][name]["environment"]
         assert set(environment) <= read, set(environment) - read
     assert "DATABASE_URL" in compose["services"]["web"]["environment"]
@@ -251,7 +260,11 @@ def _manifests() -> dict[str, dict[str, Any]]:
     for path in sorted(K8S.glob("*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):
             if document:
-                resources[document["kind"]] = document
+                component = (
+                    document["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+                )
+                kind = document["kind"]
+                resources["Worker" + kind if component == "worker" else kind] = document
     return resources
 
 
@@ -293,10 +306,29 @@ def test_the_deployment_runs_replicas_with_probes_limits_and_no_root():
     assert dockerfile_user.split()[1].split(":")[0] == str(pod["securityContext"]["runAsUser"])
 
 
+def test_the_worker_deployment_runs_the_worker_command_without_root():
+    resources = _manifests()
+    worker, web = resources["WorkerDeployment"], resources["Deployment"]
+    pod = worker["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+
+    assert container["command"] == ["python", "manage.py", "worker"]
+    assert container["image"] == web["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert worker["spec"]["replicas"] >= 1
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+    service = resources["Service"]
+    assert (
+        not service["spec"]["selector"].items()
+        <= worker["spec"]["template"]["metadata"]["labels"].items()
+    )
+
+
 def test_pods_take_configuration_from_the_configmap_and_the_secret():
     resources = _manifests()
     config, secret = resources["ConfigMap"], resources["Secret"]
-    for kind in ("Deployment", "Job"):
+    for kind in ("Deployment", "WorkerDeployment", "Job"):
         (container,) = resources[kind]["spec"]["template"]["spec"]["containers"]
         sources = container["envFrom"]
         assert {"configMapRef": {"name": config["metadata"]["name"]}} in sources

@@ -127,3 +127,15 @@ def test_redeliver_queues_the_event_again_and_deliveries_list_it(staff_api, buye
     assert Delivery.objects.get().state == "pending"
     missing = staff_api.post(f"/webhooks/{endpoint['id']}/redeliver/", {"event": 10**9})
     assert missing.status_code == 404
+
+
+def test_check_deploy_warns_when_the_guards_are_lifted_without_debug(settings):
+    from events.checks import webhook_guards
+
+    settings.DEBUG = False
+    settings.WEBHOOK_ALLOW_HTTP = True
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+
+    assert [w.id for w in webhook_guards()] == ["events.W001", "events.W002"]
+    settings.WEBHOOK_ALLOW_HTTP = settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    assert webhook_guards() == []
