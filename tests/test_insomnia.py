@@ -66,6 +66,16 @@ OPERATIONS = {
     ("POST", "/orders/{id}/submit/"),
     ("POST", "/orders/{id}/cancel/"),
     ("POST", "/orders/{id}/fulfil/"),
+    ("GET", "/events/"),
+    ("GET", "/events/{id}/"),
+    ("GET", "/webhooks/"),
+    ("POST", "/webhooks/"),
+    ("GET", "/webhooks/{id}/"),
+    ("PATCH", "/webhooks/{id}/"),
+    ("DELETE", "/webhooks/{id}/"),
+    ("POST", "/webhooks/{id}/rotate_secret/"),
+    ("GET", "/webhooks/{id}/deliveries/"),
+    ("POST", "/webhooks/{id}/redeliver/"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/api/schema/"),
@@ -136,7 +146,7 @@ class Runner:
         path = base64.b64decode(encoded).decode()
         assert path.startswith("$."), path
         for key in path[2:].split("."):
-            value = value[key]
+            value = value[int(key)] if isinstance(value, list) else value[key]
         return str(value)
 
     def send(self, request: dict[str, Any]) -> requests.Response:
