@@ -30,8 +30,8 @@ class EventAdmin(ReadOnlyAdmin):
     list_display = ["id", "type", "created_at", "buyer_id"]
     list_filter = ["type"]
     search_fields = ["=id", "=buyer_id"]
-    fields = ["id", "type", "created_at", "buyer_id", "data"]
-    readonly_fields = fields
+    shown = ("id", "type", "created_at", "buyer_id", "data")
+    fields = readonly_fields = shown
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -86,8 +86,15 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
-    fields = ["number", "succeeded", "status_code", "error", "duration_ms", "created_at"]
-    readonly_fields = fields
+    shown = (
+        "number",
+        "succeeded",
+        "status_code",
+        "error",
+        "duration_ms",
+        "created_at",
+    )
+    fields = readonly_fields = shown
     extra = 0
     can_delete = False
 
@@ -100,8 +107,15 @@ class DeliveryAdmin(ReadOnlyAdmin):
     list_display = ["id", "event", "endpoint", "state", "attempts", "next_attempt_at"]
     list_filter = ["state", "endpoint"]
     list_select_related = ["event", "endpoint"]
-    fields = ["event", "endpoint", "state", "attempts", "next_attempt_at", "updated_at"]
-    readonly_fields = fields
+    shown = (
+        "event",
+        "endpoint",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "updated_at",
+    )
+    fields = readonly_fields = shown
     inlines = [DeliveryAttemptInline]
     actions = ["redeliver"]
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from events import ssrf
 from events.models import Delivery, DeliveryAttempt, Event, EventType, WebhookEndpoint
+from orders.serializers import OrderSerializer
+from products.serializers import ProductSerializer
 
 _DATETIME = serializers.DateTimeField()
 
@@ -27,9 +30,33 @@ def event_body(event: Event) -> str:
     return json.dumps(event_json(event), separators=(",", ":"))
 
 
+class StockChangeSerializer(serializers.Serializer):
+    """The data of product.stock_changed: the transaction's net change of one product."""
+
+    product = serializers.IntegerField()
+    delta = serializers.IntegerField()
+    reason = serializers.CharField()
+    order = serializers.IntegerField(allow_null=True)
+    quantity_after = serializers.IntegerField()
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="EventData",
+        serializers=[OrderSerializer, ProductSerializer, StockChangeSerializer],
+        resource_type_field_name=None,
+    )
+)
+class EventDataField(serializers.JSONField):
+    """order.*: the order as GET /orders/{id}/ shows it; product.created, updated, deleted,
+    out_of_stock, back_in_stock: the product as GET /products/{id}/ shows it;
+    product.stock_changed: a stock change."""
+
+
 class EventSerializer(serializers.ModelSerializer[Event]):
-    """`data` is the resource as the API renders it (an order, a product) or, for
-    product.stock_changed, `{"product", "delta", "reason", "order", "quantity_after"}`."""
+    """`data` is the resource as the API renders it at that moment (see EventDataField)."""
+
+    data = EventDataField(help_text=EventDataField.__doc__)  # type: ignore[assignment]
 
     class Meta:
         model = Event

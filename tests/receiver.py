@@ -117,23 +117,23 @@ def local_ports_of(pid: int) -> set[int]:
 
 @contextmanager
 def receiving(receiver: Receiver | None = None, port: int = 0) -> Iterator[Receiver]:
-    receiver = receiver or Receiver()
+    running = receiver or Receiver()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            receiver.handle(self)
+            running.handle(self)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
-    receiver.port = server.server_address[1]
+    running.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield receiver
+        yield running
     finally:
-        receiver.gate.set()
+        running.gate.set()
         server.shutdown()
         server.server_close()
