@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -24,7 +25,6 @@ from events.serializers import (
     WebhookEndpointSerializer,
     WebhookEndpointWithSecretSerializer,
 )
-from opply.permissions import IsStaff
 from opply.schema import error
 
 ID_PATTERN = "[0-9]{1,18}"
@@ -100,7 +100,7 @@ class WebhookEndpointViewSet(
     """Where events are sent. `events` empty means every type."""
 
     serializer_class = WebhookEndpointSerializer
-    permission_classes = [IsStaff]
+    permission_classes = [IsAdminUser]
     lookup_value_regex = ID_PATTERN
     queryset = WebhookEndpoint.objects.order_by("id")
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]

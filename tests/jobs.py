@@ -158,3 +158,76 @@ def product_and_cart(*, product: int, cart: int) -> list[Any]:
     found = Product.objects.get(pk=product)
     order = Order.objects.get(pk=cart)
     return [str(found.price), found.version, order.version, order.lines.get().quantity]
+
+
+# --- Events and webhooks ------------------------------------------------------------------
+
+
+def staff_token(*, username: str) -> str:
+    user = get_user_model().objects.create_user(username, is_staff=True)
+    return Token.objects.create(user=user).key
+
+
+def feed_writer(*, writer: int, count: int) -> str:
+    """Transactions that write events, then stay open a random while before committing (the
+    dangerous shape for a feed: an id drawn early, committed late), or commit at once."""
+    import random
+    import time
+
+    from django.db import transaction
+
+    from products.services import stock_adjust
+
+    rng = random.Random(writer)
+    product = product_create(
+        actor=None, name=f"Writer {writer}", price=Decimal("1.00"), quantity_in_stock=1000
+    )
+    for n in range(count):
+        with transaction.atomic():
+            stock_adjust(product_id=product.pk, delta=rng.choice([1, -1]), actor=None)
+            if rng.random() < 0.3:
+                product_create(actor=None, name=f"W{writer}-{n}", price=Decimal("1.00"))
+            time.sleep(rng.choice([0, 0, 0.001, 0.01, 0.05]))
+    return "done"
+
+
+def event_ids() -> list[int]:
+    from events.models import Event
+
+    return list(Event.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def event_feed() -> list[list[Any]]:
+    """Every event: id, type, commit-time timestamp, and the id in its data (orders)."""
+    from events.models import Event
+
+    return [
+        [event.pk, event.type, event.created_at.timestamp(), event.data.get("id")]
+        for event in Event.objects.order_by("pk")
+    ]
+
+
+def delivery_states() -> dict[str, int]:
+    from collections import Counter
+
+    from events.models import Delivery
+
+    return dict(Counter(Delivery.objects.values_list("state", flat=True)))
+
+
+def webhook_endpoint_create(*, url: str) -> int:
+    from events.services import endpoint_create
+
+    return endpoint_create(url=url).pk
+
+
+def product_create_one(*, name: str) -> int:
+    return product_create(actor=None, name=name, price=Decimal("1.00")).pk
+
+
+def delivery_attempts() -> list[list[Any]]:
+    from events.models import DeliveryAttempt
+
+    return [
+        [attempt.succeeded, attempt.error] for attempt in DeliveryAttempt.objects.order_by("pk")
+    ]

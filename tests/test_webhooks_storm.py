@@ -13,6 +13,7 @@ from functools import partial
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from tests import jobs
 from tests.receiver import Receiver, local_ports_of, receiving
 from tests.servers import (
     WEBHOOK_TEST_ENV,
@@ -33,27 +34,6 @@ ORDERS = int(os.environ.get("WEBHOOK_STORM_ORDERS", "1000"))
 BUYERS = 200
 STOCK = ORDERS * 4 // 5
 SERVERS = 3
-
-STAFF = """
-from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
-user = get_user_model().objects.create_user("hooks-admin", is_staff=True)
-result = Token.objects.create(user=user).key
-"""
-
-FEED = """
-from events.models import Event
-result = [
-    [e.pk, e.type, e.created_at.timestamp(), e.data.get("id")]
-    for e in Event.objects.order_by("pk")
-]
-"""
-
-DELIVERIES = """
-from collections import Counter
-from events.models import Delivery
-result = dict(Counter(Delivery.objects.values_list("state", flat=True)))
-"""
 
 
 def refuse_some_first_attempts(seen: int, request) -> int:
@@ -105,7 +85,7 @@ def test_every_event_of_a_storm_is_delivered_signed_with_retries_and_a_killed_wo
 ):
     with receiving(Receiver(answer=refuse_some_first_attempts)) as receiver:
         data = seed(system_database, products=[("9.99", STOCK)], buyers=BUYERS)
-        staff_token = system_database.run(STAFF)
+        staff_token = system_database.run(jobs.staff_token, username="hooks-admin")
         servers = farm.start(system_database, count=SERVERS, workers=2, **WEBHOOK_TEST_ENV)
         created = call(
             "POST", f"{servers[0].url}/webhooks/", token=staff_token, json={"url": receiver.url}
@@ -119,7 +99,7 @@ def test_every_event_of_a_storm_is_delivered_signed_with_retries_and_a_killed_wo
         follower.start()
 
         product = data.products[0]
-        jobs = [
+        orders = [
             partial(
                 call,
                 "POST",
@@ -130,17 +110,25 @@ def test_every_event_of_a_storm_is_delivered_signed_with_retries_and_a_killed_wo
             for i in range(ORDERS)
         ]
         killer_result: list[set[str]] = []
-        killer = threading.Timer(
-            0.5,
-            lambda: killer_result.append(kill_one_worker_mid_delivery(receiver, workers, victim)),
+        killer = threading.Thread(
+            target=lambda: killer_result.append(
+                kill_one_worker_mid_delivery(receiver, workers, victim)
+            )
         )
+        done = iter(range(ORDERS))
+
+        def order_then_maybe_kill(order):
+            outcome = order()
+            if next(done) == ORDERS // 2:  # midway through the storm
+                killer.start()
+            return outcome
+
         started = time.monotonic()
-        killer.start()
-        outcomes = run_concurrently(jobs, threads=24)
+        outcomes = run_concurrently([partial(order_then_maybe_kill, o) for o in orders], threads=24)
         storm_seconds = time.monotonic() - started
         killer.join(timeout=60)
 
-        feed = system_database.run(FEED)
+        feed = system_database.run(jobs.event_feed)
         event_ids = {pk for pk, *_ in feed}
         delivered = wait_for(
             lambda: event_ids <= receiver.delivered_event_ids(), within=120, every=0.5
@@ -181,7 +169,7 @@ def test_every_event_of_a_storm_is_delivered_signed_with_retries_and_a_killed_wo
 
     # The follower saw every event once, in order.
     assert followed == sorted(event_ids)
-    assert system_database.run(DELIVERIES) == {"succeeded": len(event_ids)}
+    assert system_database.run(jobs.delivery_states) == {"succeeded": len(event_ids)}
 
     first_ok: dict[int, float] = {}
     for request in received:
@@ -212,25 +200,18 @@ def test_a_receiver_that_was_down_gets_the_event_once_it_is_back(
 ):
     port = free_port()
     url = f"http://127.0.0.1:{port}/hooks"
-    system_database.run(
-        "from events.services import endpoint_create\nendpoint_create(url=url)", url=url
-    )
+    system_database.run(jobs.webhook_endpoint_create, url=url)
     workers.start(system_database, count=1)
-    system_database.run(
-        "from products.services import product_create\n"
-        "product_create(actor=None, name='Oats', price='1.00')"
-    )
-    failed_attempts = """
-from events.models import DeliveryAttempt
-result = list(DeliveryAttempt.objects.order_by("id").values_list("succeeded", "error"))
-"""
-    assert wait_for(lambda: len(system_database.run(failed_attempts)) >= 2, within=30)
+    system_database.run(jobs.product_create_one, name="Oats")
+    assert wait_for(lambda: len(system_database.run(jobs.delivery_attempts)) >= 2, within=30)
 
     with receiving(port=port) as receiver:
         assert wait_for(lambda: len(receiver.succeeded()) == 1, within=30)
-        assert wait_for(lambda: system_database.run(failed_attempts)[-1][0] is True, within=30)
+        assert wait_for(
+            lambda: system_database.run(jobs.delivery_attempts)[-1][0] is True, within=30
+        )
 
-    attempts = system_database.run(failed_attempts)
+    attempts = system_database.run(jobs.delivery_attempts)
     assert attempts[-1][0] is True
     assert all(not ok and "Connection" in error for ok, error in attempts[:-1])
     assert receiver.succeeded()[0].event["type"] == "product.created"
