@@ -25,9 +25,25 @@ from events.serializers import (
     WebhookEndpointSerializer,
     WebhookEndpointWithSecretSerializer,
 )
-from opply.schema import error
+from opply.schema import AutoSchema, error
 
 ID_PATTERN = "[0-9]{1,18}"
+
+
+class FeedSchema(AutoSchema):
+    """The feed answers one page object (`results`, `has_more`, `next`), not a bare list."""
+
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        return False
+
+    def get_operation_id(self) -> str:
+        return (
+            "events_list"
+            if getattr(self.view, "action", "") == "list"
+            else super().get_operation_id()
+        )
+
+
 TYPES = ", ".join(f"`{value}`" for value in EventType.values)
 
 
@@ -42,6 +58,7 @@ class EventViewSet(viewsets.GenericViewSet[Any]):
     lookup_value_regex = ID_PATTERN
     pagination_class = None
     filter_backends: list[Any] = []
+    schema = FeedSchema()
 
     def get_queryset(self) -> QuerySet[Any]:
         return selectors.event_scope(user=self.request.user)
