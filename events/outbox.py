@@ -33,6 +33,8 @@ Render = Callable[[], dict[str, Any]]
 
 # Any constant will do; this one spells "events" so that it is recognisable in pg_locks.
 FEED_LOCK_KEY = 0x6576656E7473
+# Events per INSERT: one statement for any ordinary transaction, bounded for an import.
+FLUSH_BATCH = 1000
 
 
 @dataclass
@@ -142,7 +144,7 @@ def flush(buffer: _Buffer) -> list[Event]:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FEED_LOCK_KEY])
-    return Event.objects.bulk_create(rows)
+    return Event.objects.bulk_create(rows, batch_size=FLUSH_BATCH)
 
 
 def _stock_events(change: _StockChange, now: Any) -> list[Event]:

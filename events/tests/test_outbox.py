@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.db import transaction
 
@@ -164,3 +166,35 @@ def test_a_rolled_back_change_leaves_no_event():
         create_then_fail()
 
     assert types_after(mark) == []
+
+
+def test_an_import_writes_created_updated_and_stock_events():
+    from products.importing.parser import ImportRow
+    from products.importing.writer import products_import
+
+    existing = ProductFactory(sku="OLD-1", quantity_in_stock=5)
+    mark = last_id()
+
+    products_import(
+        rows=[
+            ImportRow(1, "OLD-1", "Old", Decimal("2.00"), 0, None),
+            ImportRow(2, "NEW-1", "New", Decimal("3.00"), 4, None),
+        ],
+        actor=None,
+    )
+
+    events = [
+        (e.type, e.data.get("product", e.data.get("id")))
+        for e in Event.objects.filter(pk__gt=mark).order_by("pk")
+    ]
+    new = Product.objects.get(sku="NEW-1").pk
+    assert sorted(events) == sorted(
+        [
+            ("product.updated", existing.pk),
+            ("product.stock_changed", existing.pk),
+            ("product.out_of_stock", existing.pk),
+            ("product.created", new),
+            ("product.stock_changed", new),
+            ("product.back_in_stock", new),
+        ]
+    )

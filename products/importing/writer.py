@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
+from events.models import EventType
+from events.outbox import emit, emit_stock_change, outbox_atomic
 from products.counts import catalogue_changed
 from products.importing.parser import RULE_COLUMNS, RULE_DEFAULTS, ImportRow, RowError
 from products.models import Product, StockMovement
 from products.rules import rule_problems
-from products.services.stock import Actor, actor_id
+from products.services.stock import Actor, actor_id, product_data
 
 T = TypeVar("T")
 
@@ -78,7 +80,8 @@ def products_import(
     batch handled. Quantity rules the file leaves out keep the product's own; merged, they
     must hold together, else ImportRulesRefused lists every such row. Every changed product's
     version goes up by one. Raises ValueError on a SKU given twice, IntegrityError if another
-    writer created one of the new SKUs meanwhile.
+    writer created one of the new SKUs meanwhile. Events: product.created / product.updated
+    for each product written, and the stock events of its movement, in the same transaction.
     """
     by_sku = {row.sku: row for row in rows}
     if len(by_sku) != len(rows):
@@ -89,7 +92,7 @@ def products_import(
         batch_size = min(batch_size, IMPORT_BATCH_SIZE)
     created = updated = unchanged = 0
     errors: list[RowError] = []
-    with transaction.atomic():
+    with outbox_atomic():
         catalogue_changed()
         existing_ids: list[int] = []
         for skus in _batches(list(by_sku), batch_size):
@@ -136,24 +139,46 @@ def products_import(
         for changed, movements, handled in pending:
             writer.update_products(changed)
             writer.add_movements(movements)
+            _emit_events(EventType.PRODUCT_UPDATED, [change[0] for change in changed], movements)
             updated += len(changed)
             if on_progress is not None:
                 on_progress(handled)
         for batch in _batches(new_rows, batch_size):
             ids_by_sku = writer.create_products(batch, new_rules)
-            writer.add_movements(
-                [
-                    (ids_by_sku[row.sku], row.quantity_in_stock, row.quantity_in_stock)
-                    for row in batch
-                    if row.quantity_in_stock
-                ]
-            )
+            initial = [
+                (ids_by_sku[row.sku], row.quantity_in_stock, row.quantity_in_stock)
+                for row in batch
+                if row.quantity_in_stock
+            ]
+            writer.add_movements(initial)
+            _emit_events(EventType.PRODUCT_CREATED, list(ids_by_sku.values()), initial)
             created += len(batch)
             if on_progress is not None:
                 on_progress(len(batch))
     return ImportSummary(
         created=created, updated=updated, unchanged=unchanged, movements=writer.movements
     )
+
+
+def _emit_events(
+    event_type: str, product_ids: list[int], movements: list[tuple[int, int, int]]
+) -> None:
+    """The events of a batch just written, rendered from the products as they now are (one
+    query per batch)."""
+    if not product_ids:
+        return
+    products = {product.pk: product for product in Product.objects.filter(pk__in=product_ids)}
+    for pk in product_ids:
+        emit(event_type, lambda product=products[pk]: product_data(product))  # type: ignore[misc]
+    for pk, delta, quantity_after in movements:
+        emit_stock_change(
+            product_id=pk,
+            delta=delta,
+            quantity_after=quantity_after,
+            reason=StockMovement.Reason.IMPORT,
+            order=None,
+            render_product=lambda product=products[pk]: product_data(product),  # type: ignore[misc]
+        )
 
 
 class _ImportWriter:
