@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from datetime import timedelta
 
@@ -48,7 +49,7 @@ def purge_events() -> int:
 
 @task()
 def purge_idempotency_keys() -> None:
-    call_command("purge_idempotency_keys", verbosity=0)
+    call_command("purge_idempotency_keys", stdout=io.StringIO())
 
 
 @task()

@@ -253,3 +253,26 @@ def test_the_scheduler_enqueues_each_due_job_once_however_many_ticks(receiver):
         ]
     )
     assert second == []
+
+
+def test_the_purge_tasks_drop_old_idempotency_keys_and_finished_task_rows(buyer):
+    from django_tasks_db.models import DBTaskResult
+
+    from events import tasks
+    from opply.models import IdempotencyRecord
+
+    old = IdempotencyRecord.objects.create(user=buyer, key="k", fingerprint="f")
+    IdempotencyRecord.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timedelta(days=3)
+    )
+    finished = tasks.purge_events.enqueue()
+    DBTaskResult.objects.filter(pk=finished.id).update(
+        status="SUCCESSFUL", enqueued_at=timezone.now() - timedelta(days=2)
+    )
+    waiting = tasks.purge_events.enqueue()
+
+    tasks.purge_idempotency_keys.call()
+    tasks.purge_task_results.call()
+
+    assert not IdempotencyRecord.objects.filter(pk=old.pk).exists()
+    assert list(DBTaskResult.objects.values_list("id", flat=True)) == [waiting.db_result.id]
