@@ -13,11 +13,14 @@ from products.tests.factories import ProductFactory
 
 @pytest.fixture(autouse=True)
 def _cache_of_its_own(settings):
-    """Throttle counts never leak from one test into another. The database cache is rolled
-    back with each test; a Redis cache (REDIS_URL) is not, so each test gets its own prefix."""
+    """Throttle counts never leak from one test into another: each test counts under a key
+    prefix of its own (the counter store of opply/throttles.py is not rolled back with the
+    test's transaction), and a Redis cache (REDIS_URL) gets its own prefix too."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.THROTTLE_KEY_PREFIX = prefix
     default = settings.CACHES["default"]
     if "redis" in default["BACKEND"].lower():
-        settings.CACHES = {"default": {**default, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
+        settings.CACHES = {"default": {**default, "KEY_PREFIX": prefix}}
 
 
 @pytest.fixture

@@ -30,3 +30,19 @@ class IdempotencyRecord(models.Model):
     @property
     def is_complete(self) -> bool:
         return self.response_status is not None
+
+
+class ThrottleCounter(models.Model):
+    """One throttle window of one caller (opply/throttles.py writes it in raw SQL: one
+    atomic upsert per request). Used on PostgreSQL; the embedded SQLite default keeps the
+    same table in a file of its own."""
+
+    bucket = models.CharField(max_length=200, primary_key=True)
+    hits = models.IntegerField()
+    window_ends = models.FloatField(help_text="Unix time at which the window ends.")
+
+    class Meta:
+        db_table = "opply_throttlecounter"
+
+    def __str__(self) -> str:
+        return f"{self.bucket}: {self.hits}"

@@ -116,14 +116,21 @@ _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Correct under concurrent writers: every transaction takes the write lock up front
     # (no lock upgrade deadlocks), WAL lets readers proceed, and writers wait rather than
-    # fail with "database is locked".
+    # fail with "database is locked" -- for SQLITE_BUSY_TIMEOUT seconds, then the request
+    # is a JSON 503 `database_busy` with Retry-After. That wait must end well before
+    # gunicorn's worker timeout (which kills the worker and answers with its own HTML 500):
+    # a request may wait once per transaction, so at most a third of it.
+    SQLITE_BUSY_TIMEOUT: int = env.int("SQLITE_BUSY_TIMEOUT", default=5)
+    _worker_timeout = env.int("GUNICORN_TIMEOUT", default=30)
+    if _worker_timeout and _worker_timeout < SQLITE_BUSY_TIMEOUT * 3:
+        sys.exit(
+            f"SQLITE_BUSY_TIMEOUT={SQLITE_BUSY_TIMEOUT} must be at most a third of "
+            f"GUNICORN_TIMEOUT={_worker_timeout}."
+        )
     _db["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
-        "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=30),
-        "init_command": (
-            "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
-            "PRAGMA foreign_keys=ON;PRAGMA busy_timeout=30000;"
-        ),
+        "timeout": SQLITE_BUSY_TIMEOUT,
+        "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;",
     }
 else:
     # Django's backend, with the health check skipped for a connection used moments ago
@@ -150,7 +157,7 @@ if "TEST_DATABASE_NAME" in env:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TEST_RUNNER = "opply.test_runner.PytestTestRunner"
 
-# --- Cache (shared by every server process: throttle counters) ------------------------
+# --- Cache (Django's cache framework; the throttles count in opply.throttles' own store) --
 # Redis when REDIS_URL is set; otherwise a table in the main database.
 REDIS_URL: str = env.str("REDIS_URL", default="")
 if REDIS_URL:
@@ -167,10 +174,8 @@ else:
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "opply_cache",
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="opply"),
-            # Django's default of 300 entries would cull live throttle counters once a few
-            # hundred callers are active. Every write counts the table's rows and expired rows
-            # go only when the count passes this bound, so it must stay modest: past ~10,000
-            # active callers a minute, set REDIS_URL.
+            # Every write counts the table's rows and expired rows go only when the count
+            # passes this bound, so it must stay modest.
             "OPTIONS": {"MAX_ENTRIES": env.int("CACHE_MAX_ENTRIES", default=10_000)},
         }
     }
@@ -203,6 +208,12 @@ STORAGES = {
 THROTTLE_LOGIN_RATE: str | None = env.str("THROTTLE_LOGIN_RATE", default="10/min") or None
 THROTTLE_USER_RATE: str | None = env.str("THROTTLE_USER_RATE", default="6000/min") or None
 THROTTLE_ANON_RATE: str | None = env.str("THROTTLE_ANON_RATE", default="600/min") or None
+
+# Throttle counters (opply/throttles.py): Redis when REDIS_URL is set, else the main
+# database on PostgreSQL; on the embedded SQLite default a file of their own beside the
+# database (never the main file's write lock), THROTTLE_SQLITE_PATH to place it elsewhere.
+THROTTLE_KEY_PREFIX: str = env.str("CACHE_KEY_PREFIX", default="opply")
+THROTTLE_SQLITE_PATH: str = env.str("THROTTLE_SQLITE_PATH", default="")
 
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -474,8 +474,16 @@ class Outcome:
 _sessions = threading.local()
 
 
-def call(method: str, url: str, *, token: str | None = None, **kwargs: Any) -> Outcome:
-    """One HTTP request with a per-thread session; never raises for a network failure."""
+def call(
+    method: str,
+    url: str,
+    *,
+    token: str | None = None,
+    timeout: float = CLIENT_TIMEOUT,
+    **kwargs: Any,
+) -> Outcome:
+    """One HTTP request with a per-thread session; never raises for a network failure
+    (a response slower than `timeout` seconds is an Outcome with error='ReadTimeout')."""
     session = getattr(_sessions, "session", None)
     if session is None:
         session = _sessions.session = requests.Session()
@@ -484,7 +492,7 @@ def call(method: str, url: str, *, token: str | None = None, **kwargs: Any) -> O
         headers["Authorization"] = f"Token {token}"
     started = time.monotonic()
     try:
-        response = session.request(method, url, headers=headers, timeout=CLIENT_TIMEOUT, **kwargs)
+        response = session.request(method, url, headers=headers, timeout=timeout, **kwargs)
     except requests.RequestException as exc:
         return Outcome(
             status=None,
