@@ -115,9 +115,21 @@ def database_unavailable_headers() -> dict[str, str]:
 _CONTENTION_SQLSTATES = {"40P01", "40001", "55P03", "57014"}
 
 
+# SQLite's words for "another connection holds the write lock" (after the busy timeout).
+_SQLITE_BUSY_MESSAGES = ("database is locked", "database table is locked")
+
+
+def is_database_busy(exc: BaseException | None) -> bool:
+    """Contention that a retry shortly will get past: the lock was not had in time."""
+    cause = getattr(exc, "__cause__", None)
+    if getattr(cause, "sqlstate", None) in _CONTENTION_SQLSTATES:
+        return True
+    return isinstance(exc, OperationalError) and str(exc).startswith(_SQLITE_BUSY_MESSAGES)
+
+
 def database_unavailable_body(exc: BaseException | None = None) -> dict[str, Any]:
     """The 503 body for a database error: contention (retry) or unavailability."""
-    if getattr(getattr(exc, "__cause__", None), "sqlstate", None) in _CONTENTION_SQLSTATES:
+    if is_database_busy(exc):
         return error_body(
             "The database was too busy with concurrent requests; retry shortly.", "database_busy"
         )
@@ -194,7 +206,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             set_rollback()
             return Response(error_body(detail, code), status=status_code)
     if is_database_unavailable(exc):
-        logger.error("database unavailable", exc_info=exc)
+        if is_database_busy(exc):
+            logger.warning("database busy", exc_info=exc)
+        else:
+            logger.error("database unavailable", exc_info=exc)
         return Response(
             database_unavailable_body(exc),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,

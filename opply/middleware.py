@@ -20,6 +20,7 @@ from opply.exceptions import (
     database_unavailable_body,
     database_unavailable_headers,
     error_body,
+    is_database_busy,
     is_database_unavailable,
     json_error,
 )
@@ -93,7 +94,10 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_database_unavailable(exception):
             return None
-        logger.error("database unavailable", exc_info=exception)
+        if is_database_busy(exception):
+            logger.warning("database busy", exc_info=exception)
+        else:
+            logger.error("database unavailable", exc_info=exception)
         return json_error(database_unavailable_body(exception), 503, database_unavailable_headers())
 
 

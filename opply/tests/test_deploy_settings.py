@@ -163,3 +163,39 @@ def test_admin_static_files_are_served_by_whitenoise(db, settings, tmp_path):
     assert response.status_code == 200
     assert b"".join(response.streaming_content)  # type: ignore[attr-defined]
     assert response["Content-Type"].startswith("text/css")
+
+
+def _sqlite_busy_timeout_seen_with(**extra: str) -> subprocess.CompletedProcess[str]:
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.DATABASES['default']['OPTIONS']['timeout'], "
+        "s.DATABASES['default']['OPTIONS']['init_command'])"
+    )
+    env = _env_without_suite_overrides(SECRET_KEY="x")
+    env.pop("SQLITE_BUSY_TIMEOUT", None)
+    env.pop("GUNICORN_TIMEOUT", None)
+    return _manage("shell", "-c", code, env={**env, **extra})
+
+
+def test_sqlite_busy_timeout_ends_well_before_gunicorns_worker_timeout():
+    # The lock wait must end in the JSON 503 database_busy before gunicorn kills the worker
+    # (its HTML 500); a request may wait once per transaction.
+    gunicorn_conf: dict[str, object] = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), gunicorn_conf)
+    defaults = _sqlite_busy_timeout_seen_with()
+
+    busy, init_command = defaults.stdout.splitlines()[-1].split(maxsplit=1)
+
+    assert defaults.returncode == 0, defaults.stderr
+    assert int(busy) * 3 <= int(str(gunicorn_conf["timeout"]))
+    assert "busy_timeout" not in init_command  # one setting decides the wait
+
+
+def test_a_busy_timeout_too_close_to_the_worker_timeout_is_refused_at_start():
+    refused = _sqlite_busy_timeout_seen_with(SQLITE_BUSY_TIMEOUT="30", GUNICORN_TIMEOUT="30")
+    allowed = _sqlite_busy_timeout_seen_with(SQLITE_BUSY_TIMEOUT="20", GUNICORN_TIMEOUT="60")
+
+    assert refused.returncode != 0
+    assert "SQLITE_BUSY_TIMEOUT=30 must be at most a third of GUNICORN_TIMEOUT=30" in refused.stderr
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.stdout.splitlines()[-1].split()[0] == "20"

@@ -1,8 +1,10 @@
-"""Writing a parsed catalogue CSV: upsert by SKU, all or nothing, with `import` movements
-in the ledger. PostgreSQL takes each batch by COPY; other databases by multi-row statements."""
+"""Writing a parsed catalogue CSV: upsert by SKU, a transaction per batch, with `import`
+movements in the ledger. PostgreSQL takes each batch by COPY; other databases by multi-row
+statements."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,7 +28,8 @@ IMPORT_BATCH_SIZE = 2000
 
 class ImportRulesRefused(Exception):
     """Rows whose quantity rules, merged with the product's current ones, do not hold
-    together; nothing was imported."""
+    together; nothing of their batch was imported (nothing at all when found by the check
+    that runs before the first write)."""
 
     def __init__(self, errors: Sequence[RowError]) -> None:
         self.errors = list(errors)
@@ -69,95 +72,128 @@ def products_import(
     batch_size: int = IMPORT_BATCH_SIZE,
     on_progress: Callable[[int], object] | None = None,
 ) -> ImportSummary:
-    """Upsert products by SKU, all or nothing, in one transaction.
+    """Upsert products by SKU, one transaction per batch of rows.
 
     An existing product takes the row's name, price, stock and, when the row says so,
     is_active; a new one is created (active unless the row says otherwise). Every stock
     difference, and a new product's initial stock, is an `import` movement, so the ledger
-    still sums to the stock. Existing products are locked in ascending id order, as order
-    submit locks them, then changed a batch at a time with a constant number of statements
-    per batch (COPY on PostgreSQL). `on_progress` is called with the number of rows each
-    batch handled. Quantity rules the file leaves out keep the product's own; merged, they
-    must hold together, else ImportRulesRefused lists every such row. Every changed product's
-    version goes up by one. Raises ValueError on a SKU given twice, IntegrityError if another
-    writer created one of the new SKUs meanwhile. Events: product.created / product.updated
-    for each product written, and the stock events of its movement, in the same transaction.
+    still sums to the stock. Quantity rules the file leaves out keep the product's own;
+    merged, they must hold together: every row is checked against the products' current
+    rules before anything is written, else ImportRulesRefused lists every such row and
+    nothing is imported. Every changed product's version goes up by one.
+
+    Each batch locks its existing products in ascending id order, as order submit locks
+    them, changes them with a constant number of statements (COPY on PostgreSQL) and
+    commits, so buyers' writes get their turn between batches instead of waiting for the
+    whole import: on SQLite, whose one write lock the import would otherwise hold
+    throughout, the import also pauses after each commit (as long as the batch held the
+    lock, at most 0.1 s) so that waiting writers' retries find it free. Each batch is all or
+    nothing; an import that fails part way (IntegrityError: another writer created one of
+    the batch's new SKUs meanwhile; ImportRulesRefused: another writer changed a product's
+    rules since the check) leaves the earlier batches written, and running the same rows
+    again completes it, the rows already written counting as unchanged. `on_progress` is
+    called with the number of rows each batch handled. Raises ValueError on a SKU given
+    twice, before writing anything. Events: product.created / product.updated for each
+    product written, and the stock events of its movement, in its batch's transaction.
     """
     by_sku = {row.sku: row for row in rows}
     if len(by_sku) != len(rows):
         raise ValueError("Each SKU may appear only once in an import.")
     writer = _ImportWriter(actor_id=actor_id(actor), note=note)
     if not writer.copy:
-        # SQLite takes at most 32,766 parameters per statement: 5 per updated row.
+        # SQLite takes at most 32,766 parameters per statement: 8 per updated row.
         batch_size = min(batch_size, IMPORT_BATCH_SIZE)
+    _check_rules(by_sku, batch_size)
     created = updated = unchanged = 0
-    errors: list[RowError] = []
-    with outbox_atomic():
-        catalogue_changed()
-        existing_ids: list[int] = []
-        for skus in _batches(list(by_sku), batch_size):
-            existing_ids.extend(Product.objects.filter(sku__in=skus).values_list("pk", flat=True))
-        existing_ids.sort()
-        seen: set[str] = set()
-        pending: list[tuple[list[ChangedRow], list[tuple[int, int, int]], int]] = []
-        for ids in _batches(existing_ids, batch_size):
-            locked = (
-                Product.objects.select_for_update()
-                .filter(pk__in=ids)
-                .order_by("pk")
-                .values_list(
-                    "pk", "sku", "name", "price", "is_active", "quantity_in_stock", *RULE_COLUMNS
-                )
-            )
-            changed: list[ChangedRow] = []
-            movements: list[tuple[int, int, int]] = []
-            for pk, sku, name, price, was_active, stock, *was_rules in locked:
-                row = by_sku.get(sku or "")
-                if row is None:  # its SKU changed since it was looked up: a new product
-                    continue
-                seen.add(row.sku)
-                is_active = was_active if row.is_active is None else row.is_active
-                rules = _rules_of(row, dict(zip(RULE_COLUMNS, was_rules, strict=True)), errors)
-                delta = row.quantity_in_stock - stock
-                if delta == 0 and (name, price, was_active, *was_rules) == (
-                    row.name,
-                    row.price,
-                    is_active,
-                    *rules,
-                ):
-                    unchanged += 1
-                    continue
-                changed.append((pk, row.name, row.price, is_active, row.quantity_in_stock, *rules))
-                if delta:
-                    movements.append((pk, delta, row.quantity_in_stock))
-            # Written once every row's rules are known to hold (the rows stay locked).
-            pending.append((changed, movements, len(ids)))
-        new_rows = [row for sku, row in by_sku.items() if sku not in seen]
-        new_rules = {row.sku: _rules_of(row, RULE_DEFAULTS, errors) for row in new_rows}
-        if errors:
-            raise ImportRulesRefused(sorted(errors, key=lambda error: error.line))
-        for changed, movements, handled in pending:
-            writer.update_products(changed)
-            writer.add_movements(movements)
-            _emit_events(EventType.PRODUCT_UPDATED, [change[0] for change in changed], movements)
-            updated += len(changed)
-            if on_progress is not None:
-                on_progress(handled)
-        for batch in _batches(new_rows, batch_size):
-            ids_by_sku = writer.create_products(batch, new_rules)
-            initial = [
-                (ids_by_sku[row.sku], row.quantity_in_stock, row.quantity_in_stock)
-                for row in batch
-                if row.quantity_in_stock
-            ]
-            writer.add_movements(initial)
-            _emit_events(EventType.PRODUCT_CREATED, list(ids_by_sku.values()), initial)
-            created += len(batch)
-            if on_progress is not None:
-                on_progress(len(batch))
+    for batch in _batches(list(by_sku.values()), batch_size):
+        started = time.monotonic()
+        with outbox_atomic():
+            counts = _import_batch(writer, batch)
+        held = time.monotonic() - started
+        created, updated, unchanged = (
+            created + counts[0],
+            updated + counts[1],
+            unchanged + counts[2],
+        )
+        if on_progress is not None:
+            on_progress(len(batch))
+        if connection.vendor == "sqlite":
+            time.sleep(min(held, SQLITE_MAX_PAUSE_BETWEEN_BATCHES))
     return ImportSummary(
         created=created, updated=updated, unchanged=unchanged, movements=writer.movements
     )
+
+
+# SQLite retries a writer waiting for its lock at most 100 ms apart. After each commit the
+# import pauses as long as its batch held the lock, up to that: the lock is free at least
+# half the time, and after a long batch for long enough that every waiting buyer gets in.
+SQLITE_MAX_PAUSE_BETWEEN_BATCHES = 0.1
+
+
+def _check_rules(by_sku: dict[str, ImportRow], batch_size: int) -> None:
+    """Every row's rules, merged with its product's current ones, before any write."""
+    current: dict[str, dict[str, int | None]] = {}
+    for skus in _batches(list(by_sku), batch_size):
+        for sku, *rules in Product.objects.filter(sku__in=skus).values_list("sku", *RULE_COLUMNS):
+            current[sku or ""] = dict(zip(RULE_COLUMNS, rules, strict=True))
+    errors: list[RowError] = []
+    for sku, row in by_sku.items():
+        _rules_of(row, current.get(sku, RULE_DEFAULTS), errors)
+    if errors:
+        raise ImportRulesRefused(sorted(errors, key=lambda error: error.line))
+
+
+def _import_batch(writer: _ImportWriter, batch: Sequence[ImportRow]) -> tuple[int, int, int]:
+    """One batch inside the caller's transaction: (created, updated, unchanged)."""
+    catalogue_changed()
+    by_sku = {row.sku: row for row in batch}
+    locked = (
+        Product.objects.select_for_update()
+        .filter(sku__in=list(by_sku))
+        .order_by("pk")
+        .values_list("pk", "sku", "name", "price", "is_active", "quantity_in_stock", *RULE_COLUMNS)
+    )
+    errors: list[RowError] = []
+    changed: list[ChangedRow] = []
+    movements: list[tuple[int, int, int]] = []
+    seen: set[str] = set()
+    unchanged = 0
+    for pk, sku, name, price, was_active, stock, *was_rules in locked:
+        row = by_sku.get(sku or "")
+        if row is None:  # its SKU changed while this batch waited for the lock
+            continue
+        seen.add(row.sku)
+        is_active = was_active if row.is_active is None else row.is_active
+        rules = _rules_of(row, dict(zip(RULE_COLUMNS, was_rules, strict=True)), errors)
+        delta = row.quantity_in_stock - stock
+        if delta == 0 and (name, price, was_active, *was_rules) == (
+            row.name,
+            row.price,
+            is_active,
+            *rules,
+        ):
+            unchanged += 1
+            continue
+        changed.append((pk, row.name, row.price, is_active, row.quantity_in_stock, *rules))
+        if delta:
+            movements.append((pk, delta, row.quantity_in_stock))
+    new_rows = [row for sku, row in by_sku.items() if sku not in seen]
+    new_rules = {row.sku: _rules_of(row, RULE_DEFAULTS, errors) for row in new_rows}
+    if errors:  # another writer changed a product's rules since _check_rules
+        raise ImportRulesRefused(sorted(errors, key=lambda error: error.line))
+    writer.update_products(changed)
+    writer.add_movements(movements)
+    _emit_events(EventType.PRODUCT_UPDATED, [change[0] for change in changed], movements)
+    if new_rows:
+        ids_by_sku = writer.create_products(new_rows, new_rules)
+        initial = [
+            (ids_by_sku[row.sku], row.quantity_in_stock, row.quantity_in_stock)
+            for row in new_rows
+            if row.quantity_in_stock
+        ]
+        writer.add_movements(initial)
+        _emit_events(EventType.PRODUCT_CREATED, list(ids_by_sku.values()), initial)
+    return len(new_rows), len(changed), unchanged
 
 
 def _emit_events(

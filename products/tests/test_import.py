@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Sum
 
 from products.importing import ImportRow, products_import
@@ -303,3 +304,30 @@ def test_a_partial_rule_column_is_merged_with_the_products_own_rules(tmp_path):
     )
     eggs = Product.objects.get(sku="EG-1")
     assert (eggs.min_order_quantity, eggs.order_increment, eggs.max_order_quantity) == (12, 6, 60)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_batch_is_committed_before_the_next_begins():
+    # Buyers' writes get the lock between batches: nothing of the import is held open
+    # across them, and what a batch wrote is already committed when the next one starts.
+    rows = [
+        ImportRow(
+            line=n + 2,
+            sku=f"S{n}",
+            name=f"P{n}",
+            price=Decimal(1),
+            quantity_in_stock=n,
+            is_active=None,
+        )
+        for n in range(7)
+    ]
+    seen: list[tuple[bool, int]] = []
+
+    def progress(_: int) -> None:
+        seen.append((connection.in_atomic_block, Product.objects.count()))
+
+    summary = products_import(rows=rows, actor=None, batch_size=3, on_progress=progress)
+
+    assert seen == [(False, 3), (False, 6), (False, 7)]
+    assert (summary.created, summary.movements) == (7, 6)
+    assert_ledger_matches_stock()

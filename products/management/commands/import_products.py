@@ -36,7 +36,10 @@ class Command(BaseCommand):
             help="import the valid rows and only report the invalid ones",
         )
         parser.add_argument(
-            "--batch-size", type=int, default=IMPORT_BATCH_SIZE, help="rows per statement"
+            "--batch-size",
+            type=int,
+            default=IMPORT_BATCH_SIZE,
+            help="rows per statement and per transaction (buyers write between batches)",
         )
         parser.add_argument(
             "--no-progress", action="store_true", help="no progress bar (it shows on a terminal)"
@@ -87,8 +90,8 @@ class Command(BaseCommand):
             ) from exc
         except IntegrityError as exc:
             raise CommandError(
-                "Another writer created one of these SKUs during the import; nothing was "
-                "imported. Run the import again."
+                "Another writer created one of these SKUs during the import; the batches "
+                "before it were imported. Run the import again to complete it."
             ) from exc
 
         skipped = f", {len(parsed.errors)} invalid row(s) skipped" if parsed.errors else ""
