@@ -1,6 +1,6 @@
-"""Cross-cutting middleware: request ids, database outages, JSON-only error pages, and
-Django's session, authentication and message middleware run only where a session can matter
-(the admin, or a browser that carries a session cookie)."""
+"""Cross-cutting middleware: request ids, private responses, database outages, JSON-only
+error pages, and Django's session, authentication and message middleware run only where a
+session can matter (the admin, or a browser that carries a session cookie)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from django.contrib.auth.middleware import AuthenticationMiddleware as _Authenti
 from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
 from rest_framework.renderers import BrowsableAPIRenderer
 
 from opply.exceptions import (
@@ -80,6 +81,32 @@ class JSONErrorPagesMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return _as_json_error(self.get_response(request))
+
+
+class PrivateResponseMiddleware:
+    """`Cache-Control: private, no-store` on every response to a caller with credentials
+    (a token, HTTP Basic, a signed-in session) and on every answer of `/token/` (which
+    carries a key): private data stays out of shared caches and off clients' disks.
+
+    Directives a view set are kept and added to (an ETag view's `no-cache` stays), and
+    no-store does not stop a client from revalidating a body it kept in memory with
+    If-None-Match.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        match = request.resolver_match
+        if (
+            "HTTP_AUTHORIZATION" in request.META
+            or (user is not None and user.is_authenticated)
+            or (match is not None and match.url_name == "token")
+        ):
+            patch_cache_control(response, private=True, no_store=True)
+        return response
 
 
 class DatabaseUnavailableMiddleware:
