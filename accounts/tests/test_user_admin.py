@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def user_manager(db) -> User:
+def user_manager(db):
     """Staff holding only auth.change_user (and so view_user)."""
     user = UserFactory(username="manager", is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="change_user"))
