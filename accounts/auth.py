@@ -20,10 +20,11 @@ THROTTLED_FOR = "login_throttled_for"
 
 
 class ThrottledModelBackend(ModelBackend):
-    """Django's model backend behind the failed-login throttle (THROTTLE_LOGIN_RATE).
+    """Django's model backend behind the login limits (accounts/login_throttle.py).
 
     Every password check that comes with a request (`/token/`, the admin's login page, the
-    browsable API's login) counts against the username and the client address. A throttled
+    browsable API's login) counts against the client address and the (address, username)
+    pair. A throttled
     attempt is refused without checking the password; the seconds to wait are left on the
     request as `login_throttled_for`, so that the token view can answer 429 with Retry-After.
     """
@@ -43,7 +44,9 @@ class ThrottledModelBackend(ModelBackend):
             return None
         user = super().authenticate(request, username, password, **kwargs)
         if user is not None:
-            throttle.release()
+            throttle.succeeded()
+        else:
+            throttle.failed()
         return user
 
 

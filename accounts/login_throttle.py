@@ -1,77 +1,94 @@
-"""The failed-login limit, shared by every way in (API tokens and the admin's login)."""
+"""The login limits, shared by every way in (API tokens and the admin's login).
+
+Three counts, each one atomic hit on the throttles' counter store (opply/throttles.py), so
+every server process shares them and they are exact under parallel attempts:
+
+- failed logins per (client address, username), THROTTLE_LOGIN_RATE (default 10/min): a
+  guesser is stopped on that account from that address, while the real user, from any
+  other address, still signs in;
+- failed logins per client address across usernames, THROTTLE_LOGIN_ADDRESS_RATE (default
+  50/min): one address cannot spread its guesses over many accounts;
+- successful logins per client address, THROTTLE_LOGIN_SUCCESS_RATE (default 30/min):
+  each one costs a full password hash, so a flood of valid logins cannot stall the server.
+
+Every attempt hits all three before the password is checked; the counts that the outcome
+does not concern are then taken back (a success releases its failure hits, a failure its
+success hit), so parallel attempts can never slip past a limit together. Once a count is
+over its rate, attempts that would add to it are refused with 429 without checking the
+password, the correct one included, until that window ends. An empty rate disables its
+count.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, Min
 from django.http import HttpRequest
-from django.utils import timezone
-from rest_framework.throttling import BaseThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from accounts.models import LoginFailure
-
-_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+from opply.throttles import counter_key, counter_store
 
 
-def _parse_rate(rate: str) -> tuple[int, int]:
-    """'10/min' -> (10, 60): the number, then the period by its first letter, as DRF reads
-    its throttle rates."""
-    number, _, period = rate.partition("/")
-    return int(number), _PERIODS[period[:1]]
+@dataclass(frozen=True)
+class _Count:
+    key: str
+    limit: int
+    period: int
+    counts_failures: bool
+
+
+def _parse_rate(rate: str | None) -> tuple[int, int] | None:
+    if not rate:
+        return None
+    limit, period = SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
+    return (int(limit), int(period)) if limit is not None and period is not None else None
 
 
 class LoginAttempts:
-    """Failed logins per username and per client address (rate THROTTLE_LOGIN_RATE).
-
-    Counted in the database (accounts.models.LoginFailure), so every server process shares the
-    count and it is exact under parallel attempts: `reserve()` records the attempt as a
-    failure *before* the password is checked and then counts; `release()` takes it back
-    when the login succeeds, so successful logins never use up the allowance. Once either
-    count is over the rate, every attempt for that username or address is refused with 429
-    until the window has passed, the correct password included: a throttle that still
-    answered the right guess would not slow a guessing attacker at all.
-    """
+    """One login attempt's hits on the three login counts (see the module docstring)."""
 
     def __init__(self, request: HttpRequest, username: str) -> None:
-        self.rate: str | None = settings.THROTTLE_LOGIN_RATE or None
-        if self.rate is not None:
-            self.num_requests, self.duration = _parse_rate(self.rate)
-        user_digest = hashlib.sha256(username.casefold().encode()).hexdigest()[:64]
+        user_digest = hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
         address = BaseThrottle().get_ident(request)  # type: ignore[arg-type]
-        self.keys = [f"user:{user_digest}", f"addr:{address}"[:100]]
-        self._reserved: list[int] = []
+        counts = [
+            (settings.THROTTLE_LOGIN_RATE, ("login-fail", address, user_digest), True),
+            (settings.THROTTLE_LOGIN_ADDRESS_RATE, ("login-fail", address), True),
+            (settings.THROTTLE_LOGIN_SUCCESS_RATE, ("login-ok", address), False),
+        ]
+        self.counts: list[_Count] = []
+        for rate, parts, counts_failures in counts:
+            if (parsed := _parse_rate(rate)) is not None:
+                self.counts.append(_Count(counter_key(*parts), *parsed, counts_failures))
+        self._held: list[_Count] = []
 
     def reserve(self) -> float | None:
-        """Count this attempt as a failure; seconds to wait if that puts it over the rate."""
-        if self.rate is None:
-            return None
-        now = timezone.now()
-        window_start = now - timedelta(seconds=self.duration)
-        LoginFailure.objects.filter(created_at__lte=window_start).delete()
-        reserved = LoginFailure.objects.bulk_create(
-            [LoginFailure(key=key, created_at=now) for key in self.keys]
-        )
-        self._reserved = [failure.pk for failure in reserved]
-        counts = (
-            LoginFailure.objects.filter(key__in=self.keys, created_at__gt=window_start)
-            .values("key")
-            .annotate(failures=Count("id"), oldest=Min("created_at"))
-        )
-        waits = [
-            (row["oldest"] - window_start).total_seconds()
-            for row in counts
-            if row["failures"] > self.num_requests
-        ]
+        """Count this attempt; seconds to wait if that puts any count over its rate (the
+        attempt is then refused and takes its hits back)."""
+        store = counter_store()
+        waits = []
+        for count in self.counts:
+            hits, remaining = store.hit(count.key, count.period)
+            self._held.append(count)
+            if hits > count.limit:
+                waits.append(remaining)
         if not waits:
             return None
-        self.release()
+        self._release(lambda count: True)
         return max(1.0, max(waits))
 
-    def release(self) -> None:
-        """Take back the attempt recorded by `reserve()` (a successful or refused login)."""
-        if self._reserved:
-            LoginFailure.objects.filter(pk__in=self._reserved).delete()
-            self._reserved = []
+    def succeeded(self) -> None:
+        """The password was right: take back the failure hits, keep the success hit."""
+        self._release(lambda count: count.counts_failures)
+
+    def failed(self) -> None:
+        """The password was wrong: take back the success hit, keep the failure hits."""
+        self._release(lambda count: not count.counts_failures)
+
+    def _release(self, which: Callable[[_Count], bool]) -> None:
+        store = counter_store()
+        for count in [count for count in self._held if which(count)]:
+            store.release(count.key)
+            self._held.remove(count)

@@ -206,7 +206,15 @@ STORAGES = {
 }
 
 # --- REST framework -------------------------------------------------------------------
+# Logins (accounts/login_throttle.py): failures per (address, username), failures per
+# address across usernames, successes per address. Empty disables each.
 THROTTLE_LOGIN_RATE: str | None = env.str("THROTTLE_LOGIN_RATE", default="10/min") or None
+THROTTLE_LOGIN_ADDRESS_RATE: str | None = (
+    env.str("THROTTLE_LOGIN_ADDRESS_RATE", default="50/min") or None
+)
+THROTTLE_LOGIN_SUCCESS_RATE: str | None = (
+    env.str("THROTTLE_LOGIN_SUCCESS_RATE", default="30/min") or None
+)
 THROTTLE_USER_RATE: str | None = env.str("THROTTLE_USER_RATE", default="6000/min") or None
 THROTTLE_ANON_RATE: str | None = env.str("THROTTLE_ANON_RATE", default="600/min") or None
 

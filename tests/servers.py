@@ -64,6 +64,8 @@ def _base_env() -> dict[str, str]:
         DEBUG="false",
         FAST_PASSWORD_HASHER="true",
         THROTTLE_LOGIN_RATE="",
+        THROTTLE_LOGIN_ADDRESS_RATE="",
+        THROTTLE_LOGIN_SUCCESS_RATE="",
         THROTTLE_USER_RATE="",
         THROTTLE_ANON_RATE="",
         # Plain HTTP on the loopback: no redirect to HTTPS.
