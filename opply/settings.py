@@ -237,7 +237,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_PARSER_CLASSES": [
         "opply.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "opply.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "opply.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
