@@ -29,7 +29,7 @@ class MultiPartParser(parsers.MultiPartParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         boundary = _boundary(media_type or "")
         watched = _WatchedStream(stream)
-        parsed = super().parse(watched, media_type, parser_context)
+        parsed = super().parse(watched, media_type, parser_context)  # type: ignore[arg-type]
         if boundary is None or not watched.is_complete_multipart(boundary):
             raise ParseError("Multipart form parse error - the body is not a complete message.")
         return parsed
