@@ -1,6 +1,7 @@
-"""Cross-cutting middleware: request ids, private responses, database outages, JSON-only
-error pages, and Django's session, authentication and message middleware run only where a
-session can matter (the admin, or a browser that carries a session cookie)."""
+"""Cross-cutting middleware: request ids, optional trailing slashes, private responses,
+database outages, JSON-only error pages, and Django's session, authentication and message
+middleware run only where a session can matter (the admin, or a browser that carries a
+session cookie)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.contrib.auth.middleware import AuthenticationMiddleware as _Authenti
 from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
 from django.http import HttpRequest, HttpResponse
+from django.urls import is_valid_path
 from django.utils.cache import patch_cache_control
 from rest_framework.renderers import BrowsableAPIRenderer
 
@@ -81,6 +83,27 @@ class JSONErrorPagesMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return _as_json_error(self.get_response(request))
+
+
+class SlashOptionalMiddleware:
+    """Serve every path both with and without its trailing slash: `/orders` is `/orders/`.
+
+    Django's APPEND_SLASH answers the slash-less spelling with a 301, and clients that
+    follow it turn a POST into a GET (or drop its body). Instead, a path that resolves only
+    once its slash is added is served as if it had been sent with it, whatever the method.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if not path.endswith("/"):
+            urlconf = getattr(request, "urlconf", None)
+            if not is_valid_path(path, urlconf) and is_valid_path(f"{path}/", urlconf):
+                request.path_info = f"{path}/"
+                request.path = f"{request.path}/"
+        return self.get_response(request)
 
 
 class PrivateResponseMiddleware:

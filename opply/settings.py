@@ -76,6 +76,7 @@ INSTALLED_APPS = [
 # opply.middleware runs Django's for those requests and skips them for token clients.
 MIDDLEWARE = [
     "opply.middleware.RequestIDMiddleware",
+    "opply.middleware.SlashOptionalMiddleware",
     "opply.middleware.PrivateResponseMiddleware",
     "opply.middleware.JSONErrorPagesMiddleware",
     "opply.logging.AccessLogMiddleware",
