@@ -18,9 +18,24 @@ from typing import Any
 
 import pytest
 
-from tests.servers import PYTHON, ROOT, Database, Outcome, ServerFarm, call, seed, summary
+from tests.servers import (
+    PYTHON,
+    ROOT,
+    Database,
+    Outcome,
+    ServerFarm,
+    call,
+    postgres_url,
+    seed,
+    summary,
+)
 
-pytestmark = pytest.mark.system
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.skipif(
+        postgres_url() is not None, reason="the embedded SQLite default: run by the SQLite run"
+    ),
+]
 
 # The production throttles, as `make run` sets them.
 THROTTLES: dict[str, Any] = {"THROTTLE_USER_RATE": "6000/min", "THROTTLE_ANON_RATE": "600/min"}
