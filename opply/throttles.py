@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
@@ -149,14 +149,37 @@ class SQLiteFileCounterStore(_SQLCounterStore):
         if conn is None or self._local.pid != os.getpid():
             conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
             # Counters are worth less than a durable write: WAL without fsync per commit.
-            conn.execute("PRAGMA journal_mode=WAL")
+            # Switching a new file to WAL does not wait for the busy timeout when another
+            # process is doing the same at that moment: retry for as long.
+            for attempt in itertools.count():
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError:
+                    if attempt >= 100:
+                        raise
+                    time.sleep(0.05)
             conn.execute("PRAGMA synchronous=OFF")
             conn.execute(_CREATE)
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
     def execute(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        return self._connection().execute(sql.replace("%s", "?"), params).fetchall()
+        try:
+            conn = self._connection()
+            # The write lock up front, waiting for it as long as the busy timeout: an
+            # implicit transaction that read first could be refused at once instead.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute(sql.replace("%s", "?"), params).fetchall()
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            # "database is locked" past the busy timeout: the API's 503 database_busy.
+            raise OperationalError(str(exc)) from exc
+        return rows
 
 
 def sqlite_counter_path() -> str:
