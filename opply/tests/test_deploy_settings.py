@@ -180,8 +180,9 @@ def _sqlite_busy_timeout_seen_with(**extra: str) -> subprocess.CompletedProcess[
 def test_sqlite_busy_timeout_ends_well_before_gunicorns_worker_timeout():
     # The lock wait must end in the JSON 503 database_busy before gunicorn kills the worker
     # (its HTML 500); a request may wait once per transaction.
-    gunicorn_conf: dict[str, object] = {}
-    exec((ROOT / "gunicorn.conf.py").read_text(), gunicorn_conf)
+    conf_path = ROOT / "gunicorn.conf.py"
+    gunicorn_conf: dict[str, object] = {"__file__": str(conf_path)}
+    exec(conf_path.read_text(), gunicorn_conf)
     defaults = _sqlite_busy_timeout_seen_with()
 
     busy, init_command = defaults.stdout.splitlines()[-1].split(maxsplit=1)
