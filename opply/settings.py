@@ -1,7 +1,9 @@
 """Settings for opply, driven by environment variables.
 
 Every variable is listed with its default in `.env.example`. A `.env` file in the
-project directory is read when present; variables already in the environment win.
+project directory (or the file ENV_FILE names) is read when present; variables already in
+the environment win. The test suite sets ENV_FILE empty, so a developer's `.env` never
+changes what the tests see.
 """
 
 import sys
@@ -13,7 +15,9 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+ENV_FILE: str = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE:
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 DEBUG: bool = env.bool("DEBUG", default=False)
 

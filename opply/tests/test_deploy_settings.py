@@ -74,9 +74,6 @@ def test_check_deploy_reports_no_issue_with_the_production_configuration():
     assert "System check identified no issues" in result.stdout
 
 
-@pytest.mark.skipif(
-    (ROOT / ".env").exists(), reason="a local .env overrides the defaults under test"
-)
 def test_check_deploy_reports_no_issue_with_the_defaults_when_debug_is_off():
     env = _env_without_suite_overrides(SECRET_KEY=secrets.token_urlsafe(50))
     for name in list(env):

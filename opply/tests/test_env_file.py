@@ -1,0 +1,63 @@
+"""The settings read `.env` for `make run`, but never under the test suite: a developer's
+`.env` (written by `make run`) must not change what the tests see."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Values no test expects: DEBUG on, a throttle of one anonymous request a day.
+HOSTILE_ENV_FILE = "DEBUG=true\nTHROTTLE_ANON_RATE=1/day\nSECRET_KEY=from-the-env-file\n"
+
+
+def _settings_of_a_copy(tmp_path: Path, env: dict[str, str]) -> dict[str, object]:
+    """Load a copy of opply/settings.py whose project directory holds a hostile `.env`."""
+    (tmp_path / "opply").mkdir()
+    shutil.copy(ROOT / "opply" / "settings.py", tmp_path / "opply" / "settings.py")
+    (tmp_path / ".env").write_text(HOSTILE_ENV_FILE)
+    code = (
+        "import json, runpy, sys; s = runpy.run_path(sys.argv[1]); "
+        "print(json.dumps({n: s[n] for n in ('DEBUG', 'THROTTLE_ANON_RATE', 'SECRET_KEY')}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "opply" / "settings.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _suite_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "THROTTLE_ANON_RATE"}}
+    env["SECRET_KEY"] = "from-the-process"
+    return {**env, **extra}
+
+
+def test_the_suite_reads_no_env_file(tmp_path):
+    seen = _settings_of_a_copy(tmp_path, _suite_env())
+
+    assert os.environ["ENV_FILE"] == ""
+    assert seen == {
+        "DEBUG": False,
+        "THROTTLE_ANON_RATE": "600/min",
+        "SECRET_KEY": "from-the-process",
+    }
+
+
+def test_outside_the_suite_the_env_file_is_read_and_the_environment_wins(tmp_path):
+    env = _suite_env()
+    del env["ENV_FILE"]
+
+    seen = _settings_of_a_copy(tmp_path, env)
+
+    assert seen == {"DEBUG": True, "THROTTLE_ANON_RATE": "1/day", "SECRET_KEY": "from-the-process"}
