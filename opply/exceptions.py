@@ -16,6 +16,7 @@ from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, 
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.authentication import TokenAuthentication
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -99,6 +100,14 @@ class PreconditionFailed(DomainError):
         )
 
 
+# How to authenticate, said by every 401 of an endpoint that takes a token: the scheme is
+# DRF's `Token`, which Swagger UI's Authorize box does not add by itself.
+TOKEN_HOW_TO = (
+    "Send the header 'Authorization: Token <key>' (the word Token, a space, then the key); "
+    "POST /token/ with your username and password returns your key."
+)
+
+
 def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
     body = {"detail": detail, "code": code, **extra}
     if request_id := current_request_id.get():
@@ -151,9 +160,20 @@ def _validation_body(exc: exceptions.ValidationError) -> dict[str, Any]:
     return error_body("Invalid input.", "invalid", errors=errors)
 
 
-def _api_exception_body(exc: exceptions.APIException) -> dict[str, Any]:
+def _token_401_detail(exc: exceptions.APIException, request: Any) -> str:
+    """The sentence of a 401 from an endpoint that takes a token, saying how to send one."""
+    header = request.META.get("HTTP_AUTHORIZATION", "") if request is not None else ""
+    scheme = header.split(" ", 1)[0]
+    if isinstance(exc, exceptions.NotAuthenticated) and header and scheme.lower() != "token":
+        return f"The Authorization header does not start with 'Token '. {TOKEN_HOW_TO}"
+    return f"{exc.detail} {TOKEN_HOW_TO}"
+
+
+def _api_exception_body(exc: exceptions.APIException, request: Any = None) -> dict[str, Any]:
     if isinstance(exc, exceptions.ValidationError):
         return _validation_body(exc)
+    if getattr(exc, "auth_header", None) == TokenAuthentication.keyword:
+        return error_body(_token_401_detail(exc, request), str(exc.get_codes()))
     detail = exc.detail
     if isinstance(detail, (list, dict)):
         return error_body(str(exc.default_detail), str(exc.default_code), errors=detail)
@@ -199,7 +219,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if wait := getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(wait))
         set_rollback()
-        return Response(_api_exception_body(exc), status=exc.status_code, headers=headers)
+        body = _api_exception_body(exc, context.get("request"))
+        return Response(body, status=exc.status_code, headers=headers)
     for kinds, status_code, detail, code in _DATABASE_REFUSALS:
         if isinstance(exc, kinds):
             logger.warning("%s mapped to %s", type(exc).__name__, status_code, exc_info=exc)

@@ -264,6 +264,16 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Ordering API for B2B buyers: catalogue, cart, all-or-nothing submit.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Only schemes an API client can use: the token (and HTTP Basic on GET /token/, declared
+    # there). The session cookie also authenticates, for the browsable API after an admin
+    # login, but no client can set it from Swagger UI's Authorize, so it is not offered.
+    "AUTHENTICATION_WHITELIST": ["rest_framework.authentication.TokenAuthentication"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "opply.schema.token_scheme_first",
+    ],
+    # Swagger UI sends nothing to other hosts: no badge from the online validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # Swagger UI and ReDoc assets are served from this server (whitenoise), not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

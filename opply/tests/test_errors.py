@@ -4,6 +4,7 @@ This module is also the URLconf of the tests marked `urls`: the project's routes
 plain Django views that fail, so that errors outside DRF are covered too.
 """
 
+import base64
 import re
 
 import pytest
@@ -154,14 +155,44 @@ def test_out_of_range_filter_value_is_400(staff_api):
 def test_anonymous_call_is_401_with_www_authenticate(api):
     response = api.get("/orders/")
 
-    assert_error(response, 401, "not_authenticated")
+    body = assert_error(response, 401, "not_authenticated")
     assert response["WWW-Authenticate"] == "Token"
+    assert "'Authorization: Token <key>'" in body["detail"]
+    assert "POST /token/" in body["detail"]
 
 
-def test_unknown_token_is_401(api):
+def test_unknown_token_is_401_saying_how_to_authenticate(api):
     api.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
 
-    assert_error(api.get("/orders/"), 401, "authentication_failed")
+    response = api.get("/orders/")
+
+    body = assert_error(response, 401, "authentication_failed")
+    assert response["WWW-Authenticate"] == "Token"
+    assert body["detail"].startswith("Invalid token.")
+    assert "'Authorization: Token <key>'" in body["detail"]
+
+
+@pytest.mark.parametrize("header", ["0123456789abcdef", "Bearer 0123456789abcdef"])
+def test_a_key_without_the_token_scheme_is_401_naming_the_scheme(api, header):
+    """What Swagger UI sends when the key is pasted alone, or after `Bearer`."""
+    api.credentials(HTTP_AUTHORIZATION=header)
+
+    response = api.get("/products/")
+
+    body = assert_error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == "Token"
+    assert body["detail"].startswith("The Authorization header does not start with 'Token '.")
+    assert "'Authorization: Token <key>'" in body["detail"]
+
+
+def test_wrong_basic_credentials_on_get_token_are_401_without_the_token_hint(api, buyer):
+    api.credentials(HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"buyer:wrong").decode())
+
+    response = api.get("/token/")
+
+    body = assert_error(response, 401, "authentication_failed")
+    assert response["WWW-Authenticate"] == 'Basic realm="api"'
+    assert body["detail"] == "Invalid username or password."
 
 
 def test_forbidden_is_403_json(buyer_api):
