@@ -205,6 +205,8 @@ USE_TZ = True
 # --- Static files (admin assets, served by whitenoise) ---------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+# Files served at the site's root: /favicon.ico for the admin and the docs pages.
+WHITENOISE_ROOT = BASE_DIR / "opply" / "root"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -11,6 +11,7 @@ pytestmark = pytest.mark.django_db
 
 # Every operation of API.md sections 1-3, 6 and 7, as (method, path).
 CONTRACT = [
+    ("get", "/"),
     ("get", "/token/"),
     ("post", "/token/"),
     ("delete", "/token/"),
@@ -94,7 +95,7 @@ def test_every_error_response_of_the_api_uses_the_error_body(schema):
         "#/components/schemas/PreconditionFailedError",
     }
     for method, path, operation in operations(schema):
-        if path in {"/healthz", "/readyz"}:
+        if path in {"/", "/healthz", "/readyz"}:
             continue
         errors = {code: r for code, r in operation["responses"].items() if code >= "400"}
         assert "503" in errors, (method, path)
@@ -324,6 +325,21 @@ def test_the_docs_ui_is_an_html_page_without_authentication(api, path):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     assert b"/api/schema/" in response.content
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_the_docs_pages_let_the_browser_load_from_this_server_only(api, path):
+    """What the bundles would fetch by themselves (ReDoc's logo from its CDN, Swagger UI's
+    validator badge) is refused by the browser."""
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in api.get(path)["Content-Security-Policy"].split(";")
+    )
+
+    assert policy["default-src"] == "'self'"
+    for directive in ("img-src", "script-src", "style-src", "connect-src", "font-src"):
+        sources = policy[directive].split()
+        assert [s for s in sources if s.startswith(("http", "*")) or "." in s] == [], directive
 
 
 @pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
