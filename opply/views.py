@@ -111,6 +111,8 @@ class IndexView(APIView):
 
     @extend_schema(
         auth=[],
+        operation_id="index",
+        tags=["index"],
         summary="Index: links to the docs, the schema, the token and the resources",
         responses={200: IndexSerializer},
     )
