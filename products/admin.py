@@ -76,7 +76,12 @@ class StockMovementInline(ReadOnlyTabularInline):
     verbose_name_plural = f"Stock movements (newest {INLINE_MOVEMENTS} first)"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).select_related("actor").order_by("-created_at", "-id")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("actor", "product")
+            .order_by("-created_at", "-id")
+        )
 
 
 @admin.register(Product)
@@ -178,16 +183,12 @@ class ProductAdmin(admin.ModelAdmin):
                     note=note,
                     reason=StockMovement.Reason.ADJUSTMENT,
                 )
+            # A refusal is said once, beside the field or atop the form, never also as a message.
             except InsufficientStock as exc:
                 available = exc.lines[0]["available"]
                 form.add_error("delta", f"Only {available} in stock: stock cannot go below 0.")
-                self.message_user(
-                    request,
-                    f"Stock of “{product}” was not changed: only {available} in stock.",
-                    messages.ERROR,
-                )
             except DomainError as exc:
-                self.message_user(request, f"Stock was not changed: {exc.detail}", messages.ERROR)
+                form.add_error(None, f"Stock was not changed: {exc.detail}")
             else:
                 self.log_change(request, product, f"Adjusted stock by {delta:+d}: {note}")
                 self.message_user(

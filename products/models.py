@@ -107,4 +107,4 @@ class StockMovement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.product_id} {self.delta:+d} ({self.reason})"
+        return f"{self.delta:+d} {self.product}: {self.get_reason_display()}"

@@ -102,6 +102,12 @@ def admin_scene(*, admin_password: str) -> dict[str, int]:
     return {"flour": flour.pk, "order": order.pk, "other_order": other.pk}
 
 
+def order_by_a_long_named_buyer(*, product_id: int) -> int:
+    """A placed order whose buyer has a name as long as a purchasing mailbox."""
+    buyer = get_user_model().objects.create_user("purchasing@north-bakery.example", password="x")
+    return order_place(user=buyer, items=[{"product": product_id, "quantity": 2}]).pk
+
+
 def catalogue_and_ledger() -> dict[str, Any]:
     """Each product by sku with its stock, the sum of its ledger and its movements; each
     order's status."""

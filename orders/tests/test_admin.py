@@ -212,3 +212,29 @@ def test_a_cart_shows_the_same_running_total_as_the_api(admin_client, buyer, api
     assert "25.00" in html
     assert "4.00" in html
     assert "12.00" in html
+
+
+def test_the_admin_is_named_and_order_lines_are_labelled(
+    admin_client, django_assert_max_num_queries
+):
+    flour = ProductFactory(name="Rye flour", price=Decimal("18.50"), quantity_in_stock=10)
+    rye = ProductFactory(name="Rye grain", price=Decimal("2.00"), quantity_in_stock=10)
+    order = place(UserFactory(), (flour, 4), (rye, 1))
+
+    with django_assert_max_num_queries(15):
+        page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk]))
+
+    assert page.status_code == 200
+    assert "opply administration" in page.content.decode()
+    labels = [str(form.original) for form in page.context["inline_admin_formsets"][0]]
+    assert labels == [f"4 of Rye flour (order #{order.pk})", f"1 of Rye grain (order #{order.pk})"]
+
+
+def test_the_order_list_puts_status_early_and_dates_compactly(admin_client):
+    order = place(UserFactory(), (ProductFactory(quantity_in_stock=1), 1))
+
+    page = admin_client.get(reverse("admin:orders_order_changelist"))
+
+    row = page.content.decode()
+    assert order.submitted_at.strftime("%Y-%m-%d %H:%M") in row
+    assert page.context["cl"].list_display[1:4] == ["id", "status", "buyer"]
