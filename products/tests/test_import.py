@@ -331,3 +331,46 @@ def test_each_batch_is_committed_before_the_next_begins():
     assert seen == [(False, 3), (False, 6), (False, 7)]
     assert (summary.created, summary.movements) == (7, 6)
     assert_ledger_matches_stock()
+
+
+def test_a_latin_1_file_is_refused_naming_the_line_and_how_to_read_it(tmp_path):
+    path = tmp_path / "catalogue.csv"
+    path.write_bytes("sku,name,price,quantity_in_stock\nCR-1,Café,2.50,3\n".encode("latin-1"))
+
+    with pytest.raises(CommandError) as raised:
+        run_import(path)
+
+    message = str(raised.value)
+    assert message == (
+        f"{path} is not UTF-8 text at line 2, column 9 (byte 0xe9): save it as UTF-8, "
+        "or give its encoding, e.g. --encoding latin-1 (or cp1252)."
+    )
+    assert not Product.objects.exists()
+
+
+def test_a_latin_1_file_imports_with_its_encoding(tmp_path):
+    path = tmp_path / "catalogue.csv"
+    path.write_bytes("sku,name,price,quantity_in_stock\nCR-1,Café,2.50,3\n".encode("latin-1"))
+
+    run_import(path, "--encoding", "latin-1")
+
+    assert Product.objects.get().name == "Café"
+
+
+def test_an_unknown_encoding_is_refused(tmp_path):
+    path = write_csv(tmp_path, "sku,name,price,quantity_in_stock\n")
+
+    with pytest.raises(CommandError, match="Unknown encoding 'klingon'"):
+        run_import(path, "--encoding", "klingon")
+
+
+def test_the_help_shows_the_defaults():
+    from products.importing import IMPORT_BATCH_SIZE
+    from products.management.commands.import_products import Command
+
+    help_text = " ".join(
+        Command().create_parser("manage.py", "import_products").format_help().split()
+    )
+
+    assert f"buyers writing between batches (default: {IMPORT_BATCH_SIZE})" in help_text
+    assert "(default: utf-8-sig," in help_text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,29 @@ from products.importing import (
 )
 from products.importing.parser import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
+DEFAULT_ENCODING = "utf-8-sig"
+
+
+def _not_decodable(path: Path, encoding: str) -> str:
+    """Where the file stops being `encoding` text, and what to do about it."""
+    name = "UTF-8" if encoding == DEFAULT_ENCODING else encoding
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with path.open("rb") as raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError as exc:
+                where = f"line {number}, column {exc.start + 1} (byte 0x{line[exc.start]:02x})"
+                break
+        else:
+            where = "its end"
+    hint = (
+        "save it as UTF-8, or give its encoding, e.g. --encoding latin-1 (or cp1252)"
+        if encoding == DEFAULT_ENCODING
+        else "check the file's encoding and pass it with --encoding"
+    )
+    return f"{path} is not {name} text at {where}: {hint}."
+
 
 class Command(BaseCommand):
     help = (
@@ -29,7 +53,15 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", type=Path, help="the CSV file (UTF-8, header on line 1)")
+        parser.add_argument(
+            "file", type=Path, help="the CSV file (UTF-8 unless --encoding, header on line 1)"
+        )
+        parser.add_argument(
+            "--encoding",
+            default=DEFAULT_ENCODING,
+            help="the file's text encoding, e.g. latin-1 or cp1252 (default: %(default)s, "
+            "UTF-8 with or without a byte order mark)",
+        )
         parser.add_argument(
             "--skip-invalid",
             action="store_true",
@@ -39,7 +71,8 @@ class Command(BaseCommand):
             "--batch-size",
             type=int,
             default=IMPORT_BATCH_SIZE,
-            help="rows per statement and per transaction (buyers write between batches)",
+            help="rows per statement and per transaction, buyers writing between batches "
+            "(default: %(default)s)",
         )
         parser.add_argument(
             "--no-progress", action="store_true", help="no progress bar (it shows on a terminal)"
@@ -49,16 +82,23 @@ class Command(BaseCommand):
         path: Path = options["file"]
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
+        encoding: str = options["encoding"]
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise CommandError(f"Unknown encoding {encoding!r} (try utf-8 or latin-1).") from exc
         disable_bar = True if options["no_progress"] else None
         try:
-            with path.open(newline="", encoding="utf-8-sig") as stream:
+            with path.open(newline="", encoding=encoding) as stream:
                 total_lines = sum(1 for _ in stream) - 1
                 stream.seek(0)
                 with self._bar("checking", total_lines, disable_bar) as bar:
                     parsed = parse_products_csv(stream, on_row=bar.update)
         except FileNotFoundError as exc:
             raise CommandError(f"No such file: {path}") from exc
-        except (ImportFileError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            raise CommandError(_not_decodable(path, encoding)) from exc
+        except ImportFileError as exc:
             raise CommandError(f"{path}: {exc}") from exc
 
         for error in parsed.errors:
