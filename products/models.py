@@ -86,6 +86,8 @@ class StockMovement(models.Model):
         CANCEL = "cancel", "Order cancelled"
         ADJUSTMENT = "adjustment", "Staff adjustment"
         IMPORT = "import", "Import"
+        # Written by `check_stock --repair`: a difference between the stock and the ledger.
+        RECONCILE = "reconcile", "Reconciliation"
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="movements")
     delta = models.IntegerField()

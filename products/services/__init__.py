@@ -6,6 +6,7 @@ from products.services.stock import (
     Actor,
     StockLimitExceeded,
     stock_adjust,
+    stock_reconcile,
     stock_return,
     stock_take,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "product_delete",
     "product_update",
     "stock_adjust",
+    "stock_reconcile",
     "stock_return",
     "stock_take",
 ]

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Sum
 from django.utils import timezone
 
 from events.outbox import emit_stock_change, outbox_atomic
@@ -51,6 +52,28 @@ def stock_adjust(
         return apply_deltas(
             {product.pk: delta}, {product.pk: product}, reason=reason, actor=actor, note=note
         )[0]
+
+
+def stock_reconcile(*, product_id: int, actor: Actor, note: str = "") -> StockMovement | None:
+    """Make the ledger explain the product's stock: when the stock differs from the sum of
+    its movements (a write that bypassed these services), write one `reconcile` movement of
+    the difference. The stock itself, which buyers are sold against, is left as it is.
+    Locks the product row, so the sum cannot move meanwhile; None when nothing differs. The
+    stock does not change, so no stock event is emitted."""
+    with outbox_atomic():
+        product = lock_one(product_id)
+        ledger = product.movements.aggregate(total=Sum("delta"))["total"] or 0
+        difference = product.quantity_in_stock - ledger
+        if difference == 0:
+            return None
+        return StockMovement.objects.create(
+            product=product,
+            delta=difference,
+            reason=Reason.RECONCILE,
+            actor_id=actor_id(actor),
+            note=note,
+            quantity_after=product.quantity_in_stock,
+        )
 
 
 def stock_take(
