@@ -1,9 +1,10 @@
 """insomnia_opply.json runs green, request by request, against a live gunicorn server.
 
 The collection is read as Insomnia would: request groups and requests in their sort order,
-the base environment substituted into `{{ _.name }}`, and `{% response 'body', ... %}` tags
-(the token and the ids) read from the earlier responses they name. Each request's
-description ends with its expected status; every status must match.
+the base environment substituted into `{{ _.name }}`, `{% response 'body', ... %}` tags (the
+ids) read from the earlier responses they name, and the after-response script of each request
+that issues a token, which stores the new key in `token`. Each request's description ends
+with its expected status; every status must match.
 """
 
 from __future__ import annotations
@@ -79,7 +80,18 @@ OPERATIONS = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/api/schema/"),
+    ("GET", "/"),
 }
+# The after-response script of every request that issues a token (Insomnia 9.1 or later): the
+# token variable follows the newest key, so "Revoke my token" then "Get token" just works.
+TOKEN_SCRIPT = (
+    "// The token variable follows the newest key: every request after this one sends it.\n"
+    "if (insomnia.response.code === 200) {\n"
+    "  const key = insomnia.response.json().token;\n"
+    '  insomnia.baseEnvironment.set("token", key);\n'
+    '  insomnia.environment.set("token", key);\n'
+    "}\n"
+)
 
 
 def load() -> dict[str, Any]:
@@ -117,6 +129,10 @@ def expected_status(request: dict[str, Any]) -> int:
     match = EXPECTED.search(request["description"])
     assert match, f"{request['name']}: the description must end with 'Expected status: NNN'"
     return int(match.group(1))
+
+
+def issues_a_token(request: dict[str, Any]) -> bool:
+    return request["method"] in {"GET", "POST"} and request["url"].endswith("/token/")
 
 
 def operation_of(request: dict[str, Any]) -> tuple[str, str]:
@@ -175,6 +191,12 @@ class Runner:
         )
         if "json" in response.headers.get("Content-Type", ""):
             self.responses[request["_id"]] = response.json()
+        script = request.get("afterResponseScript")
+        assert script in (None, "", TOKEN_SCRIPT), (
+            f"{request['name']}: a script this runner cannot run"
+        )
+        if script == TOKEN_SCRIPT and response.status_code == 200:
+            self.environment["token"] = response.json()["token"]
         return response
 
 
@@ -199,6 +221,24 @@ def test_the_collection_starts_with_the_seed_flow_and_covers_every_operation():
     assert flow == SEED_ORDER
     assert {operation_of(r) for r in requests_} == OPERATIONS
     assert all(expected_status(r) for r in requests_)
+
+
+def test_every_request_that_issues_a_token_stores_it_and_no_other_runs_a_script():
+    requests_ = ordered_requests(load())
+
+    issuing = [r["name"] for r in requests_ if issues_a_token(r)]
+    assert len(issuing) == 3, issuing
+    for request in requests_:
+        expected = TOKEN_SCRIPT if issues_a_token(request) else None
+        assert request.get("afterResponseScript") == expected, request["name"]
+        assert request.get("preRequestScript") is None, request["name"]
+
+
+def test_after_revoking_a_new_token_is_fetched_and_used_before_the_collection_ends():
+    names = [r["_id"] for r in ordered_requests(load())]
+
+    revoke = names.index("req_token_delete")
+    assert names[revoke + 1 :] == ["req_token_get_again", "req_product_list_new_token"]
 
 
 def test_every_request_answers_its_expected_status_on_a_live_server(
@@ -226,6 +266,8 @@ def test_every_request_answers_its_expected_status_on_a_live_server(
     first_token = runner.responses["req_token_get"]["token"]
     new_token = runner.responses["req_token_get_again"]["token"]
     assert new_token != first_token
+    # The token variable followed the newest key: the last request was sent with it.
+    assert runner.environment["token"] == new_token
     old_key = requests.get(
         f"{server.url}/products/",
         headers={"Authorization": f"Token {first_token}"},
