@@ -34,6 +34,21 @@ STEP_TIMEOUT_MS = 15_000
 ADMIN_PASSWORD = "browser-admin-password"
 
 
+def browser_expect() -> Any:
+    """Playwright's `expect`, for a browser test module to call at import: without Chromium
+    or Playwright the whole module is skipped, saying why."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"browser tests skipped: no Chromium at {CHROMIUM} "
+            "(apt-get install chromium; .ci/run installs it)",
+            allow_module_level=True,
+        )
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="browser tests skipped: playwright is not installed"
+    )
+    return sync_api.expect
+
+
 @dataclass
 class LiveAdmin:
     server: Server

@@ -8,20 +8,11 @@ import re
 import pytest
 
 from tests import jobs
-from tests.browser.conftest import ADMIN_PASSWORD, CHROMIUM
+from tests.browser.conftest import ADMIN_PASSWORD, browser_expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.system]
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"browser tests skipped: no Chromium at {CHROMIUM} "
-        "(apt-get install chromium; .ci/run installs it)",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="browser tests skipped: playwright is not installed"
-)
-expect = sync_api.expect
+expect = browser_expect()
 
 LAPTOP = {"width": 1366, "height": 768}
 

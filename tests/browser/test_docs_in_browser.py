@@ -8,20 +8,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM
+from tests.browser.conftest import browser_expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.system]
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"browser tests skipped: no Chromium at {CHROMIUM} "
-        "(apt-get install chromium; .ci/run installs it)",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="browser tests skipped: playwright is not installed"
-)
-expect = sync_api.expect
+expect = browser_expect()
 
 # ReDoc mounts its logo (an <img> with a CDN address) after the first render and drops it
 # when it fails to load; once it has come and gone the page has asked for everything it will.
