@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -30,7 +31,7 @@ def test_the_docs_page_renders_from_this_server_alone(page, step, live_admin, pa
     own_host = urlsplit(live_admin.server.url).netloc
     elsewhere: list[str] = []
 
-    def only_this_server(route, request):
+    def only_this_server(route: Any, request: Any) -> None:
         address = urlsplit(request.url)
         if address.scheme in {"http", "https"} and address.netloc != own_host:
             elsewhere.append(request.url)
