@@ -342,7 +342,7 @@ class AutoSchema(openapi.AutoSchema):
         if self._reads_input():
             errors.append(("400", "Invalid input; `errors` names each field."))
         if not public:
-            errors.append(("401", "No or invalid credentials."))
+            errors.append(("401", "No or invalid credentials: send `Authorization: Token <key>`."))
         if permissions.IsAdminUser in perms or (
             IsStaffOrReadOnly in perms and self.method in _WRITE_METHODS
         ):

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Values no test expects: DEBUG on, a throttle of one anonymous request a day.
@@ -61,3 +63,22 @@ def test_outside_the_suite_the_env_file_is_read_and_the_environment_wins(tmp_pat
     seen = _settings_of_a_copy(tmp_path, env)
 
     assert seen == {"DEBUG": True, "THROTTLE_ANON_RATE": "1/day", "SECRET_KEY": "from-the-process"}
+
+
+@pytest.mark.parametrize(("command", "env_file"), [("test", ""), ("migrate", None)])
+def test_manage_py_test_reads_no_env_file_either(monkeypatch, command, env_file):
+    """`python manage.py test` loads the settings before pytest starts: manage.py itself
+    turns the file off for that command, and for that command only."""
+    import manage
+
+    seen: list[str | None] = []
+    monkeypatch.delenv("ENV_FILE")
+    monkeypatch.setattr("sys.argv", ["manage.py", command])
+    monkeypatch.setattr(
+        "django.core.management.execute_from_command_line",
+        lambda argv: seen.append(os.environ.get("ENV_FILE")),
+    )
+
+    manage.main()
+
+    assert seen == [env_file]
