@@ -378,3 +378,9 @@ def test_idempotency_key_is_documented_exactly_where_the_decorator_honours_it(sc
     assert decorated == documented
     assert ("post", "/orders/{id}/submit/") in decorated
     assert ("get", "/orders/") not in decorated
+
+
+def test_swagger_ui_asks_no_online_validator_for_a_badge(api):
+    page = api.get("/api/docs/").content.decode()
+
+    assert '"validatorUrl": null' in page
