@@ -1,7 +1,8 @@
 """gunicorn settings, read from the environment and the project's `.env` (see .env.example).
 
-The `.env` file is read the way the settings read it (opply/settings.py): a variable already
-set in the environment wins, so `PORT=8001 make run` overrides a PORT in `.env`.
+The `.env` file (or the one ENV_FILE names) is read the way the settings read it
+(opply/settings.py): a variable already set in the environment wins, so `PORT=8001 make run`
+overrides a PORT in `.env`.
 
 Shutdown is graceful: on SIGTERM (docker stop, Kubernetes) or Ctrl-C, gunicorn stops
 accepting, serves the connections already queued and lets in-flight requests finish for up to
@@ -24,7 +25,13 @@ from typing import Any
 
 import environ
 
-environ.Env.read_env(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".env"))
+# The same file as the settings: ENV_FILE, else `.env` beside this file; ENV_FILE empty reads
+# none (the test suite sets it so, and a developer's `.env` never configures its servers).
+_env_file = os.environ.get(
+    "ENV_FILE", os.path.join(os.path.dirname(os.path.abspath(__file__)), ".env")
+)
+if _env_file:
+    environ.Env.read_env(_env_file)
 
 _host = os.environ.get("HOST", "127.0.0.1")
 _port = os.environ.get("PORT", "8000")

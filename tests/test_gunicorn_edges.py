@@ -275,7 +275,8 @@ def _gunicorn_with_env_file(tmp_path: Path, env_file: str, **env: str) -> subpro
     (tmp_path / ".env").write_text(env_file)
     database = Database.sqlite(tmp_path)
     base = database.env(**env)
-    for name in ("PORT", "HOST", "WEB_CONCURRENCY"):
+    # ENV_FILE too: the suite reads no .env, but this gunicorn is meant to read its own.
+    for name in ("PORT", "HOST", "WEB_CONCURRENCY", "ENV_FILE"):
         base.pop(name, None)
     base.update(env)
     return subprocess.Popen(

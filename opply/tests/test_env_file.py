@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,34 @@ def test_outside_the_suite_the_env_file_is_read_and_the_environment_wins(tmp_pat
     seen = _settings_of_a_copy(tmp_path, env)
 
     assert seen == {"DEBUG": True, "THROTTLE_ANON_RATE": "1/day", "SECRET_KEY": "from-the-process"}
+
+
+@pytest.mark.parametrize(("env_file", "loglevel"), [("", "info"), (None, "debug")])
+def test_gunicorn_reads_the_env_file_as_the_settings_do(tmp_path, env_file, loglevel):
+    """gunicorn.conf.py, copied beside a `.env` that asks for debug logs: read unless
+    ENV_FILE is empty (as in the suite)."""
+    shutil.copy(ROOT / "gunicorn.conf.py", tmp_path / "gunicorn.conf.py")
+    (tmp_path / ".env").write_text("GUNICORN_LOG_LEVEL=debug\n")
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = str(free.getsockname()[1])
+    env = {k: v for k, v in os.environ.items() if k not in {"ENV_FILE", "GUNICORN_LOG_LEVEL"}}
+    env.update(PORT=port, HOST="127.0.0.1")
+    if env_file is not None:
+        env["ENV_FILE"] = env_file
+    code = "import runpy, sys; print(runpy.run_path(sys.argv[1])['loglevel'])"
+
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "gunicorn.conf.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert result.stdout.strip().splitlines()[-1] == loglevel
 
 
 @pytest.mark.parametrize(("command", "env_file"), [("test", ""), ("migrate", None)])
