@@ -19,18 +19,15 @@ ROOT = Path(__file__).resolve().parents[2]
 HOSTILE_ENV_FILE = "DEBUG=true\nTHROTTLE_ANON_RATE=1/day\nSECRET_KEY=from-the-env-file\n"
 
 
-def _settings_of_a_copy(tmp_path: Path, env: dict[str, str]) -> dict[str, object]:
-    """Load a copy of opply/settings.py whose project directory holds a hostile `.env`."""
-    (tmp_path / "opply").mkdir()
-    shutil.copy(ROOT / "opply" / "settings.py", tmp_path / "opply" / "settings.py")
-    (tmp_path / ".env").write_text(HOSTILE_ENV_FILE)
+def _names_in(module: Path, names: tuple[str, ...], env: dict[str, str]) -> dict[str, object]:
+    """Run a Python file in a child process with `env`; the values it gives `names`."""
     code = (
         "import json, runpy, sys; s = runpy.run_path(sys.argv[1]); "
-        "print(json.dumps({n: s[n] for n in ('DEBUG', 'THROTTLE_ANON_RATE', 'SECRET_KEY')}))"
+        "print(json.dumps({n: s[n] for n in sys.argv[2:]}))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "opply" / "settings.py")],
-        cwd=tmp_path,
+        [sys.executable, "-c", code, str(module), *names],
+        cwd=module.parent,
         env=env,
         capture_output=True,
         text=True,
@@ -38,6 +35,15 @@ def _settings_of_a_copy(tmp_path: Path, env: dict[str, str]) -> dict[str, object
         check=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _settings_of_a_copy(tmp_path: Path, env: dict[str, str]) -> dict[str, object]:
+    """Load a copy of opply/settings.py whose project directory holds a hostile `.env`."""
+    (tmp_path / "opply").mkdir()
+    shutil.copy(ROOT / "opply" / "settings.py", tmp_path / "opply" / "settings.py")
+    (tmp_path / ".env").write_text(HOSTILE_ENV_FILE)
+    names = ("DEBUG", "THROTTLE_ANON_RATE", "SECRET_KEY")
+    return _names_in(tmp_path / "opply" / "settings.py", names, env)
 
 
 def _suite_env(**extra: str) -> dict[str, str]:
@@ -79,19 +85,9 @@ def test_gunicorn_reads_the_env_file_as_the_settings_do(tmp_path, env_file, logl
     env.update(PORT=port, HOST="127.0.0.1")
     if env_file is not None:
         env["ENV_FILE"] = env_file
-    code = "import runpy, sys; print(runpy.run_path(sys.argv[1])['loglevel'])"
+    seen = _names_in(tmp_path / "gunicorn.conf.py", ("loglevel",), env)
 
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "gunicorn.conf.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-
-    assert result.stdout.strip().splitlines()[-1] == loglevel
+    assert seen == {"loglevel": loglevel}
 
 
 @pytest.mark.parametrize(("command", "env_file"), [("test", ""), ("migrate", None)])
