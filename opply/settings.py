@@ -269,7 +269,7 @@ SPECTACULAR_SETTINGS = {
     # Only schemes an API client can use: the token (and HTTP Basic on GET /token/, declared
     # there). The session cookie also authenticates, for the browsable API after an admin
     # login, but no client can set it from Swagger UI's Authorize, so it is not offered.
-    "AUTHENTICATION_WHITELIST": ["rest_framework.authentication.TokenAuthentication"],
+    "AUTHENTICATION_WHITELIST": ["accounts.auth.TokenAuthentication"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "opply.schema.token_scheme_first",
