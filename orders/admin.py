@@ -55,7 +55,8 @@ class OrderLineInline(ReadOnlyTabularInline):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     # Status first after the number, and dates in a compact form: the whole row fits beside
-    # the navigation and the filters at 1366 px without scrolling sideways.
+    # the navigation and the filters at 1366 px without scrolling sideways. The creation date
+    # is the list's order and its date hierarchy rather than a column.
     list_display = [
         "id",
         "status",
@@ -63,7 +64,6 @@ class OrderAdmin(admin.ModelAdmin):
         "po_number",
         "line_count",
         "total",
-        "created",
         "submitted",
         "closed_at",
     ]
@@ -104,10 +104,6 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="lines", ordering="line_count")
     def line_count(self, order: Any) -> int:
         return int(order.line_count)
-
-    @admin.display(description="created", ordering="created_at")
-    def created(self, order: Order) -> str:
-        return _compact(order.created_at)
 
     @admin.display(description="submitted", ordering="submitted_at")
     def submitted(self, order: Order) -> str:
