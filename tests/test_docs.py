@@ -1,0 +1,93 @@
+"""The documentation stays true: each test compares a doc with what it describes and names,
+in its failure message, exactly what to add or remove on which side."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _listing(missing: set[str] | set[tuple[str, str]], where: str) -> str:
+    if not missing:
+        return ""
+    items = sorted(" ".join(m) if isinstance(m, tuple) else m for m in missing)
+    return f"\n  missing from {where}:\n" + "\n".join(f"    {item}" for item in items)
+
+
+# --- docs/configuration.md: one table of every environment variable ---------------------
+
+CONFIG_ROW = re.compile(r"^\| `([A-Z][A-Z0-9_]*)` \|[^|]*\| ([a-z, ]+) \|", re.MULTILINE)
+ENV_EXAMPLE_VARIABLE = re.compile(r"^#?\s?([A-Z][A-Z0-9_]*)=", re.MULTILINE)
+# env.str("X", ...), env("X"), os.environ.get("X"), os.environ["X"], os.getenv("X"), "X" in env
+ENV_READ = re.compile(
+    r"""(?:\benv(?:\.\w+)?\(|os\.environ\.get\(|os\.getenv\(|os\.environ\[)\s*["']([A-Z][A-Z0-9_]*)["']"""
+    r"""|["']([A-Z][A-Z0-9_]*)["']\s+in\s+(?:env|os\.environ)\b"""
+)
+READERS = {
+    "settings": [ROOT / "opply" / "settings.py"],
+    "gunicorn": [ROOT / "gunicorn.conf.py", ROOT / "opply" / "gunicorn_worker.py"],
+}
+# Variables a process manager sets, listed on one line of docs/configuration.md, not in the table.
+NOT_SET_BY_HAND = re.compile(r"^Set by gunicorn or the service manager, never by hand: (.*)$", re.M)
+
+
+def configuration_table() -> dict[str, set[str]]:
+    """Variable name -> the readers its row names (settings, gunicorn, compose)."""
+    text = (DOCS / "configuration.md").read_text()
+    return {
+        name: {reader.strip() for reader in readers.split(",")}
+        for name, readers in CONFIG_ROW.findall(text)
+    }
+
+
+def variables_read_by(paths: list[Path]) -> set[str]:
+    read = {a or b for path in paths for a, b in ENV_READ.findall(path.read_text())}
+    text = (DOCS / "configuration.md").read_text()
+    line = NOT_SET_BY_HAND.search(text)
+    return read - set(re.findall(r"`([A-Z][A-Z0-9_]*)`", line.group(1) if line else ""))
+
+
+def test_the_configuration_table_and_env_example_list_the_same_variables():
+    documented = set(configuration_table())
+    example = set(ENV_EXAMPLE_VARIABLE.findall((ROOT / ".env.example").read_text()))
+
+    assert documented == example, (
+        "docs/configuration.md and .env.example must list the same variables:"
+        + _listing(example - documented, "the table of docs/configuration.md")
+        + _listing(documented - example, ".env.example (add it with a comment and its default)")
+    )
+
+
+@pytest.mark.parametrize("reader", sorted(READERS))
+def test_the_configuration_table_names_every_variable_a_file_reads(reader):
+    paths = READERS[reader]
+    files = " and ".join(str(path.relative_to(ROOT)) for path in paths)
+    read = variables_read_by(paths)
+    documented = {name for name, readers in configuration_table().items() if reader in readers}
+
+    assert read, f"no environment variable found in {files}: has the way they read them changed?"
+    assert documented == read, (
+        f"docs/configuration.md rows whose 'read by' says {reader!r} must be the variables "
+        f"{files} read:"
+        + _listing(read - documented, f"docs/configuration.md (a row, or {reader!r} in 'read by')")
+        + _listing(documented - read, f"{files} (drop {reader!r} from its row)")
+    )
+
+
+def test_compose_only_variables_are_substituted_by_compose():
+    compose = (ROOT / "docker-compose.yml").read_text()
+    rows = configuration_table()
+    compose_only = {name for name, readers in rows.items() if readers == {"compose"}}
+    unknown = {name for name, readers in rows.items() if not readers <= {*READERS, "compose"}}
+
+    assert compose_only, "docs/configuration.md lists no compose variable"
+    assert unknown == set(), f"'read by' must be settings, gunicorn or compose: {sorted(unknown)}"
+    assert {name for name in compose_only if "${" + name not in compose} == set(), (
+        "rows marked compose name variables docker-compose.yml does not substitute"
+    )
