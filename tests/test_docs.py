@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from drf_spectacular.generators import SchemaGenerator
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -90,4 +91,36 @@ def test_compose_only_variables_are_substituted_by_compose():
     assert unknown == set(), f"'read by' must be settings, gunicorn or compose: {sorted(unknown)}"
     assert {name for name in compose_only if "${" + name not in compose} == set(), (
         "rows marked compose name variables docker-compose.yml does not substitute"
+    )
+
+
+# --- docs/api.md: one `### METHOD /path` heading per operation of the OpenAPI schema -----
+
+API_HEADING = re.compile(rf"^### ({'|'.join(HTTP_METHODS)}) (/\S*)", re.MULTILINE)
+
+
+def documented_operations() -> list[tuple[str, str]]:
+    return API_HEADING.findall((DOCS / "api.md").read_text())
+
+
+def schema_operations() -> set[tuple[str, str]]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return {
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method.upper() in HTTP_METHODS
+    }
+
+
+def test_the_api_reference_documents_every_operation_of_the_schema_and_no_other():
+    documented = documented_operations()
+    served = schema_operations()
+
+    assert len(documented) == len(set(documented)), "docs/api.md has a heading twice"
+    assert set(documented) == served, (
+        "docs/api.md must have one '### METHOD /path' heading per operation of the OpenAPI "
+        "schema (drf-spectacular):"
+        + _listing(served - set(documented), "docs/api.md (add a heading and a few lines)")
+        + _listing(set(documented) - served, "the schema (no such endpoint: remove or fix it)")
     )
