@@ -10,6 +10,8 @@ from typing import Any
 
 import environ
 
+from opply.version import latest_released_version
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -258,7 +260,7 @@ REST_FRAMEWORK: dict[str, Any] = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "opply API",
     "DESCRIPTION": "Ordering API for B2B buyers: catalogue, cart, all-or-nothing submit.",
-    "VERSION": "1.0.0",
+    "VERSION": latest_released_version(),  # CHANGELOG.md
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI and ReDoc assets are served from this server (whitenoise), not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
