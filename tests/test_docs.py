@@ -4,9 +4,11 @@ in its failure message, exactly what to add or remove on which side."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,3 +126,76 @@ def test_the_api_reference_documents_every_operation_of_the_schema_and_no_other(
         + _listing(served - set(documented), "docs/api.md (add a heading and a few lines)")
         + _listing(set(documented) - served, "the schema (no such endpoint: remove or fix it)")
     )
+
+
+# --- README.md: the layout block matches the tree ---------------------------------------
+
+LAYOUT_LINE = re.compile(r"^([\w.-]+)/\s+(\(app\)\s+)?\S")
+
+
+def readme_layout() -> dict[str, bool]:
+    """Directory -> whether its line is marked `(app)`, from the README's `## Layout` block."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Layout\n", 1)
+    assert len(section) == 2, "README.md has no '## Layout' section"
+    block = section[1].split("```", 2)[1]
+    entries = {}
+    for line in block.splitlines()[1:]:
+        match = LAYOUT_LINE.match(line)
+        assert match, f"README.md layout line is not 'name/  [(app)] what it holds': {line!r}"
+        entries[match.group(1)] = bool(match.group(2))
+    return entries
+
+
+def top_level_directories() -> set[str]:
+    """Top-level directories holding a tracked or new, not ignored, file."""
+    try:
+        listed = subprocess.run(
+            ["git", "-C", str(ROOT), "ls-files", "--cached", "--others", "--exclude-standard"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout (the image has no .git): the tree cannot be listed")
+    tops = {path.split("/", 1)[0] for path in listed.splitlines() if "/" in path}
+    return {name for name in tops if not name.startswith(".")}
+
+
+def test_the_readme_layout_lists_every_top_level_directory_and_no_other():
+    layout = set(readme_layout())
+    present = top_level_directories()
+
+    assert layout == present, (
+        "README.md's '## Layout' block must have one line per top-level directory:"
+        + _listing(present - layout, "README.md's layout")
+        + _listing(layout - present, "the repository (no such directory)")
+    )
+
+
+def test_the_readme_layout_marks_exactly_the_django_apps():
+    marked = {name for name, is_app in readme_layout().items() if is_app}
+    apps = {app for app in settings.INSTALLED_APPS if (ROOT / app / "apps.py").exists()}
+
+    assert marked == apps, (
+        "README.md's layout marks '(app)' on exactly the project's apps of INSTALLED_APPS:"
+        + _listing(apps - marked, "the '(app)' marks of README.md's layout")
+        + _listing(marked - apps, "INSTALLED_APPS")
+    )
+
+
+# --- Links between the docs resolve -----------------------------------------------------
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+@pytest.mark.parametrize(
+    "doc", ["README.md", "CHANGELOG.md", *sorted(f"docs/{p.name}" for p in DOCS.glob("*.md"))]
+)
+def test_relative_links_point_to_files_that_exist(doc):
+    path = ROOT / doc
+    targets = [t.split("#", 1)[0] for t in LINK.findall(path.read_text())]
+    local = [t for t in targets if t and not re.match(r"^[a-z]+:", t)]
+
+    broken = [t for t in local if not (path.parent / t).exists()]
+    assert broken == [], f"{doc} links to files that do not exist: {broken}"
