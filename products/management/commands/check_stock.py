@@ -1,4 +1,5 @@
-"""`python manage.py check_stock`: every product's stock against its ledger (API.md §5)."""
+"""`python manage.py check_stock`: every product's stock against its ledger (docs/api.md,
+"The stock ledger")."""
 
 from __future__ import annotations
 
