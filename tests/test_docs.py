@@ -225,3 +225,14 @@ def test_the_benchmark_report_carries_the_current_findings():
         "docs/benchmarks.md's text below the marker must be bench/findings.md: edit "
         "bench/findings.md, then run `python bench/report.py --findings`"
     )
+
+
+def test_the_readme_links_every_document_of_docs():
+    readme = (ROOT / "README.md").read_text()
+    linked = {t.split("#", 1)[0] for t in LINK.findall(readme)}
+    documents = {f"docs/{p.name}" for p in DOCS.glob("*.md")}
+
+    assert documents <= linked, (
+        "README.md's 'Where everything else is' must link every document of docs/:"
+        + _listing(documents - linked, "README.md (one line: the link and what the document holds)")
+    )
