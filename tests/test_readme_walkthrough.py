@@ -108,7 +108,7 @@ def test_the_walkthrough_has_every_step_of_the_flow():
 
 @pytest.mark.django_db(reset_sequences=True)
 def test_every_step_of_the_walkthrough_answers_what_the_readme_shows():
-    UserFactory(username="walker", password=PASSWORD, is_staff=True, is_superuser=True)
+    UserFactory(username="admin", password=PASSWORD, is_staff=True, is_superuser=True)
     client = APIClient()
     readme_token = real_token = None
 
@@ -120,7 +120,7 @@ def test_every_step_of_the_walkthrough_answers_what_the_readme_shows():
         extra = {}
         if "-u" in options:
             assert options["-u"] == ["{username}:{password}"], step.command
-            basic = base64.b64encode(f"walker:{PASSWORD}".encode()).decode()
+            basic = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
             extra["HTTP_AUTHORIZATION"] = f"Basic {basic}"
         if "Authorization" in headers:
             assert headers["Authorization"] == f"Token {readme_token}", step.command
