@@ -43,7 +43,8 @@ NOT_SET_BY_HAND = re.compile(r"^Set by gunicorn or the service manager, never by
 
 def configuration_table() -> dict[str, set[str]]:
     """Variable name -> the readers its row names (settings, gunicorn, compose)."""
-    text = (DOCS / "configuration.md").read_text()
+    # The one table comes before the first section; sections may hold tables of their own.
+    text = (DOCS / "configuration.md").read_text().split("\n## ", 1)[0]
     return {
         name: {reader.strip() for reader in readers.split(",")}
         for name, readers in CONFIG_ROW.findall(text)
