@@ -1,9 +1,12 @@
 """Write docs/benchmarks.md and docs/benchmarks.png from a run's results.json.
 
-    python bench/report.py bench/results/results.json
+    python bench/report.py bench/results/results.json   # after a run (make bench does it)
+    python bench/report.py --findings                    # after editing bench/findings.md
 
-The table and the chart come from the run; the findings (profiles, fixes, before/after)
-are kept by hand in bench/findings.md and copied in below the table.
+The table and the chart come from the run; the findings (profiles, fixes, before/after) and
+any other prose are kept by hand in bench/findings.md and copied in below a marker line, so
+never edit docs/benchmarks.md itself: `--findings` refreshes the copy without a new run, and
+tests/test_docs.py checks that the copy is current.
 """
 
 from __future__ import annotations
@@ -13,16 +16,28 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib.patches import Patch
-
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 FINDINGS = ROOT / "bench" / "findings.md"
+REPORT = DOCS / "benchmarks.md"
+FINDINGS_MARKER = (
+    "<!-- Below: bench/findings.md, copied by bench/report.py. Edit that file, then run "
+    "`python bench/report.py --findings`. -->"
+)
 P99_LIMIT_MS = 50.0
+
+
+def with_findings(generated: str) -> str:
+    """The report: its generated part, the marker line, then bench/findings.md."""
+    return f"{generated.rstrip()}\n\n{FINDINGS_MARKER}\n\n{FINDINGS.read_text().rstrip()}\n"
+
+
+def generated_part(report: str) -> str:
+    """What a run wrote above the marker line."""
+    generated, marker, _ = report.partition(FINDINGS_MARKER)
+    if not marker:
+        raise ValueError(f"{REPORT} has no findings marker; run make bench to rewrite it")
+    return generated
 
 
 def _verdict(entry: dict[str, Any]) -> str:
@@ -124,6 +139,12 @@ def _cpu_table(results: dict[str, Any]) -> list[str]:
 
 
 def _chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib  # only here: tests import this module without the bench dependencies
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
     entries = [e for e in results["scenarios"] if "ratio" in e]
     labels = [e["label"] for e in entries][::-1]
     ratios = [e["ratio"] for e in entries][::-1]
@@ -240,10 +261,15 @@ def main(results_path: str) -> None:
         ),
         "",
     ]
-    if FINDINGS.exists():
-        lines += [FINDINGS.read_text().rstrip(), ""]
-    (DOCS / "benchmarks.md").write_text("\n".join(lines))
+    REPORT.write_text(with_findings("\n".join(lines)))
+
+
+def refresh_findings() -> None:
+    REPORT.write_text(with_findings(generated_part(REPORT.read_text())))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1:] == ["--findings"]:
+        refresh_findings()
+    else:
+        main(sys.argv[1])

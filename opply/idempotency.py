@@ -1,4 +1,4 @@
-"""`Idempotency-Key` for state-changing POSTs (API.md section 4).
+"""`Idempotency-Key` for state-changing POSTs (docs/api.md, "Idempotency").
 
 The first request with a key claims a row (committed at once, so duplicates can see it),
 then runs the view inside one transaction that holds that row locked and stores the

@@ -5,7 +5,8 @@ from django.db import models
 
 
 class IdempotencyRecord(models.Model):
-    """The first complete response to a state-changing POST, kept for replay (API.md §4).
+    """The first complete response to a state-changing POST, kept for replay (docs/api.md,
+    "Idempotency").
 
     A row exists from the moment the first request with a key starts; `response_status`
     stays empty until that request's own transaction stores its response, so a row with

@@ -12,6 +12,8 @@ from typing import Any
 
 import environ
 
+from opply.version import latest_released_version
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -264,7 +266,7 @@ REST_FRAMEWORK: dict[str, Any] = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "opply API",
     "DESCRIPTION": "Ordering API for B2B buyers: catalogue, cart, all-or-nothing submit.",
-    "VERSION": "1.0.0",
+    "VERSION": latest_released_version(),  # CHANGELOG.md
     "SERVE_INCLUDE_SCHEMA": False,
     # Only schemes an API client can use: the token (and HTTP Basic on GET /token/, declared
     # there). The session cookie also authenticates, for the browsable API after an admin

@@ -1,4 +1,4 @@
-"""URL routes. Paths are the contract of API.md; the seed's paths are fixed."""
+"""URL routes. Paths are the contract of docs/api.md; the seed's paths are fixed."""
 
 from django.contrib import admin
 from django.urls import include, path

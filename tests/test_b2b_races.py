@@ -1,4 +1,4 @@
-"""Races the database must settle (API.md section 7): one PO number submitted many times at
+"""Races the database must settle (docs/b2b.md): one PO number submitted many times at
 once by one buyer, and many `If-Match` writers holding the same version of one product and
 one cart. Real gunicorn processes on PostgreSQL, real transactions."""
 

@@ -44,7 +44,7 @@ SEED_ORDER = [
     ("GET", "/orders/"),
     ("GET", "/orders/current/"),
 ]
-# Every operation of the API (API.md sections 1-3 and 6-8), with ids as the collection names them.
+# Every operation of the API (docs/api.md), with ids as the collection names them.
 OPERATIONS = {
     ("GET", "/token/"),
     ("POST", "/token/"),

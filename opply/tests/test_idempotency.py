@@ -1,4 +1,4 @@
-"""Idempotency-Key on state-changing POSTs, through the test client (API.md section 4).
+"""Idempotency-Key on state-changing POSTs, through the test client (docs/api.md, "Idempotency").
 Concurrent duplicates are covered by the system tests in tests/."""
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""The OpenAPI schema: valid without warnings, complete against API.md, served without auth."""
+"""The OpenAPI schema: valid without warnings, complete against the contract, served openly."""
 
 from pathlib import Path
 
@@ -9,7 +9,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 pytestmark = pytest.mark.django_db
 
-# Every operation of API.md sections 1-3, 6 and 7, as (method, path).
+# Every operation of docs/api.md, as (method, path).
 CONTRACT = [
     ("get", "/"),
     ("get", "/token/"),

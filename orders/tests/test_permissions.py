@@ -1,5 +1,6 @@
-"""Who may do what: every endpoint and action of API.md sections 1-3 for anonymous callers,
-the owning buyer, another buyer and staff, each with the exact status expected."""
+"""Who may do what: every endpoint and action of docs/api.md (Tokens, Products, Orders) for
+anonymous callers, the owning buyer, another buyer and staff, each with the exact status
+expected."""
 
 import base64
 from dataclasses import dataclass

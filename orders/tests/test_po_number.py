@@ -1,4 +1,4 @@
-"""PO number and note on orders, and who ordered (API.md section 7)."""
+"""PO number and note on orders, and who ordered (docs/b2b.md)."""
 
 import pytest
 from django.urls import reverse

@@ -1,4 +1,4 @@
-"""Quantity rules on cart changes, submit and one-shot orders (API.md section 7)."""
+"""Quantity rules on cart changes, submit and one-shot orders (docs/b2b.md)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Versions, ETags and conditional requests on products and orders (API.md section 7)."""
+"""Versions, ETags and conditional requests on products and orders (docs/b2b.md)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Quantity rules on product writes (API.md section 7): coherent or a 400 naming the field."""
+"""Quantity rules on product writes (docs/b2b.md): coherent or a 400 naming the field."""
 
 import pytest
 from django.db import IntegrityError
