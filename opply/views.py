@@ -87,6 +87,8 @@ INDEX_LINKS = (
     ("token", "token"),
     ("products", "product-list"),
     ("orders", "order-list"),
+    ("events", "event-list"),
+    ("webhooks", "webhook-list"),
     ("admin", "admin:index"),
 )
 

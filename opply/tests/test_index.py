@@ -14,6 +14,8 @@ LINKS = {
     "token": ("/token/", 401),
     "products": ("/products/", 401),
     "orders": ("/orders/", 401),
+    "events": ("/events/", 401),
+    "webhooks": ("/webhooks/", 401),
     "admin": ("/admin/", 302),
 }
 
