@@ -30,10 +30,38 @@ class Target:
     addresses: tuple[str, ...]
 
 
+# IPv6 addresses that carry an IPv4 address in their last 32 bits and reach it: NAT64's
+# well-known prefix (RFC 6052) and the IPv4-translated (SIIT) and deprecated IPv4-compatible
+# forms. A NAT64 gateway, for one, forwards 64:ff9b::10.0.0.5 to 10.0.0.5.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
+_COMPATIBLE = ipaddress.IPv6Network("::/96")
+# Never public, though Python counts them as global: the IPv4-compatible and translated
+# forms, and the local-use NAT64 prefix (RFC 8215), which maps to any IPv4 the site chooses.
+_NOT_PUBLIC_V6 = (_TRANSLATED, _COMPATIBLE, ipaddress.IPv6Network("64:ff9b:1::/48"))
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address leads to (mapped, NAT64, 6to4...), if any."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in _NAT64 or address in _TRANSLATED or (address in _COMPATIBLE and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def forbidden_reason(address: IPAddress) -> str | None:
     """Why a webhook may not go to this address, or None if it is a public one."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None and (reason := forbidden_reason(embedded)) is not None:
+            return reason
+        if any(address in network for network in _NOT_PUBLIC_V6) and int(address) > 1:
+            return "reserved (not public)"
     checks = (
         (address.is_unspecified, "unspecified"),
         (address.is_loopback, "loopback"),

@@ -82,6 +82,17 @@ def test_buyers_may_not_touch_webhooks(buyer_api):
         ("https://0.0.0.0/", "unspecified"),
         ("https://[::]/", "unspecified"),
         ("https://100.64.0.1/", "reserved"),
+        ("https://[64:ff9b::7f00:1]/", "loopback"),
+        ("https://[64:ff9b::a9fe:a9fe]/", "link-local"),
+        ("https://[64:ff9b::10.0.0.5]/", "private"),
+        ("https://[64:ff9b:1::808:808]/", "reserved"),
+        ("https://[2002:7f00:1::]/", "loopback"),
+        ("https://[2002:a9fe:a9fe::]/", "link-local"),
+        ("https://[::127.0.0.1]/", "loopback"),
+        ("https://[::a9fe:a9fe]/", "link-local"),
+        ("https://[::8.8.8.8]/", "reserved"),
+        ("https://[::ffff:0:7f00:1]/", "loopback"),
+        ("https://[::ffff:0:808:808]/", "reserved"),
         ("https://user:pw@8.8.8.8/", "password"),
         ("https://no-such-host.invalid/", "resolved"),
     ],
@@ -139,3 +150,14 @@ def test_check_deploy_warns_when_the_guards_are_lifted_without_debug(settings):
     assert [w.id for w in webhook_guards()] == ["events.W001", "events.W002"]
     settings.WEBHOOK_ALLOW_HTTP = settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
     assert webhook_guards() == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://[64:ff9b::808:808]/", "https://[2002:808:808::]/", "https://[2001:4860:4860::8888]/"],
+)
+def test_ipv6_forms_of_public_addresses_are_accepted(staff_api, url):
+    response = staff_api.post("/webhooks/", {"url": url})
+
+    assert response.status_code == 201
+    assert WebhookEndpoint.objects.get().url == url
