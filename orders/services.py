@@ -13,6 +13,7 @@ from typing import TypedDict
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from events.models import EventType
@@ -99,9 +100,12 @@ def order_get_or_create_active(*, user: User) -> Order:
     order = Order.objects.filter(user=user, status=Order.Status.ACTIVE).first()
     if order is not None:
         return order
+    # A new cart's version continues from the buyer's highest, so the ETag of
+    # /orders/current/ never repeats one that a client saw on an earlier cart.
+    last = Order.objects.filter(user=user).aggregate(last=Max("version"))["last"] or 0
     try:
         with transaction.atomic():
-            return Order.objects.create(user=user)
+            return Order.objects.create(user=user, version=last + 1)
     except IntegrityError:
         return Order.objects.get(user=user, status=Order.Status.ACTIVE)
 

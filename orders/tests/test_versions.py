@@ -179,3 +179,31 @@ def test_if_match_star_accepts_any_current_version(staff_api, product):
     )
 
     assert (response.status_code, response.json()["version"]) == (200, 3)
+
+
+def test_a_new_cart_never_reuses_a_version_the_buyer_saw_on_an_earlier_cart(buyer_api, product):
+    """Two devices: one submits and starts a new cart; the other still holds the old cart's
+    ETag from /orders/current/. That ETag must neither match the new cart (304) nor let a
+    write through (If-Match)."""
+    product.quantity_in_stock = 100
+    product.save()
+    buyer_api.post(f"/products/{product.pk}/add_to_order/", {"quantity": 1}, format="json")
+    old = buyer_api.get("/orders/current/")
+    buyer_api.post(f"/orders/{old.json()['id']}/submit/")
+    # The new cart changes until its version is at least the one the other device holds.
+    new = buyer_api.post(f"/products/{product.pk}/add_to_order/", {"quantity": 1}, format="json")
+    while new.json()["version"] < old.json()["version"]:
+        new = buyer_api.post(
+            f"/products/{product.pk}/add_to_order/", {"quantity": 1}, format="json"
+        )
+
+    stale_read = buyer_api.get("/orders/current/", HTTP_IF_NONE_MATCH=old["ETag"])
+    stale_write = buyer_api.patch(
+        "/orders/current/", {"po_number": "STALE"}, format="json", HTTP_IF_MATCH=old["ETag"]
+    )
+
+    assert new.json()["id"] != old.json()["id"]
+    assert new.json()["version"] > old.json()["version"]  # never equal: it started above
+    assert stale_read.status_code == 200
+    assert stale_write.status_code == 412
+    assert Order.objects.get(pk=new.json()["id"]).po_number in ("", None)
