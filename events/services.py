@@ -19,7 +19,7 @@ from django.utils import timezone
 from events import sending
 from events.models import Delivery, DeliveryAttempt, DispatchCursor, Event, WebhookEndpoint
 from events.serializers import event_body
-from opply.exceptions import NotFound
+from opply.exceptions import DomainError, NotFound
 
 logger = logging.getLogger("opply.webhooks")
 
@@ -48,14 +48,27 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
     return endpoint
 
 
+class EventNotSubscribed(DomainError):
+    code = "event_not_subscribed"
+    detail = "This endpoint does not subscribe to the event's type."
+
+
 def endpoint_redeliver(*, endpoint: WebhookEndpoint, event_id: int) -> Delivery:
     """Queue the event for the endpoint again (a new round of the retry schedule), keeping
     its webhook-id. A worker sends it within moments. NotFound if the event does not exist
-    (or was purged)."""
+    (or was purged); EventNotSubscribed for an event the endpoint was never owed (neither
+    subscribed to its type nor delivered it before)."""
     event = Event.objects.filter(pk=event_id).first()
     if event is None:
         raise NotFound("No such event.")
     with transaction.atomic():
+        owed = Delivery.objects.filter(event=event, endpoint=endpoint).exists()
+        if not owed and not endpoint.wants(event.type):
+            raise EventNotSubscribed(
+                f"This endpoint does not subscribe to {event.type} events.",
+                type=event.type,
+                events=endpoint.events,
+            )
         delivery, created = Delivery.objects.select_for_update().get_or_create(
             event=event, endpoint=endpoint
         )

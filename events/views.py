@@ -173,7 +173,11 @@ class WebhookEndpointViewSet(
     @extend_schema(
         summary="Send an event to this endpoint again (staff)",
         request=RedeliverSerializer,
-        responses={202: DeliverySerializer, 404: error("No such event.")},
+        responses={
+            202: DeliverySerializer,
+            404: error("No such event."),
+            409: error("`event_not_subscribed`: the endpoint never subscribed to its type."),
+        },
     )
     @action(detail=True, methods=["post"])
     def redeliver(self, request: Request, pk: str) -> Response:

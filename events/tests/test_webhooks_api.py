@@ -161,3 +161,18 @@ def test_ipv6_forms_of_public_addresses_are_accepted(staff_api, url):
 
     assert response.status_code == 201
     assert WebhookEndpoint.objects.get().url == url
+
+
+def test_redeliver_refuses_an_event_the_endpoint_never_subscribed_to(staff_api):
+    endpoint = staff_api.post("/webhooks/", {"url": PUBLIC, "events": ["order.submitted"]}).json()
+    ProductFactory()
+    from events.models import Event
+
+    event = Event.objects.get(type="product.created")
+
+    refused = staff_api.post(f"/webhooks/{endpoint['id']}/redeliver/", {"event": event.pk})
+
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "event_not_subscribed"
+    assert refused.json()["type"] == "product.created"
+    assert not Delivery.objects.exists()
