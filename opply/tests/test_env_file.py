@@ -25,10 +25,12 @@ def _names_in(module: Path, names: tuple[str, ...], env: dict[str, str]) -> dict
         "import json, runpy, sys; s = runpy.run_path(sys.argv[1]); "
         "print(json.dumps({n: s[n] for n in sys.argv[2:]}))"
     )
+    # The copy is run from its own directory; the project's packages (opply.version, which
+    # the settings import) still come from the real tree.
     result = subprocess.run(
         [sys.executable, "-c", code, str(module), *names],
         cwd=module.parent,
-        env=env,
+        env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=60,
