@@ -178,9 +178,12 @@ class ProductViewSet(
         # The page's ETag from the catalogue marker, before any query: a client that holds
         # it gets its 304 without the page being read (products/counts.py). A `*` waits for
         # the page, which may not exist.
+        # The key holds all the page depends on: the caller kind, the format, the origin its
+        # links are written with, the parameters.
         etag = catalogue_etag(
             (
                 bool(getattr(request.user, "is_staff", False)),
+                request.build_absolute_uri("/"),
                 getattr(request.accepted_renderer, "format", None),
                 tuple(
                     sorted((name, tuple(values)) for name, values in request.query_params.lists())
