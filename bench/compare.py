@@ -60,7 +60,7 @@ def main() -> int:
                 sys.exit(f"{side}: the ceiling disagrees: {problems}")
         for port in sides.values():
             for name in ("catalogue", "history"):
-                run.wrk(port, name, 2, connections, 2)
+                run.wrk(port, name, 2, connections, min(2, connections))
         # catalogue_304: each tree with the ETag it gives the first page (the two may be
         # made differently); the ceiling, which has no ETags, serves the full page beside them.
         lua = {}
@@ -85,7 +85,7 @@ def main() -> int:
                             name,
                             seconds,
                             connections,
-                            2,
+                            min(2, connections),
                             lua.get(side) if scenario == name else None,
                         )
                     )

@@ -5,6 +5,7 @@ change and import gives the page a new ETag (products/counts.py, API.md section 
 from io import StringIO
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -20,8 +21,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def _shared_cache(settings):
-    """A cache other than the database table, as with Redis in production."""
+    """A cache other than the database table, as with Redis in production, emptied."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
     counts._counts.clear()
 
 
