@@ -25,12 +25,12 @@ def test_each_row_gets_its_own_values_and_the_others_are_untouched():
         increment="version",
     )
 
-    rows = dict(
-        (pk, rest)
+    rows = {
+        pk: rest
         for pk, *rest in Product.objects.values_list(
             "pk", "quantity_in_stock", "price", "updated_at", "version"
         )
-    )
+    }
     assert rows[first.pk] == [7, Decimal("2.50"), moment, 2]
     assert rows[second.pk] == [0, Decimal("12345.67"), moment, 2]
     assert rows[untouched.pk][0:2] == [5, Decimal("1.00")]
