@@ -17,6 +17,13 @@ from django.db import connection, models
 BATCH = 2000  # rows per statement: far below the parameter limits of both databases
 
 
+def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
 def update_by_id(
     model: type[models.Model],
     fields: Sequence[str],
@@ -32,23 +39,23 @@ def update_by_id(
     meta = model._meta
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
-    row_fields = [meta.pk, *(meta.get_field(name) for name in fields)]
+    row_fields = [_field(model, meta.pk.name), *(_field(model, name) for name in fields)]
     columns = [quote(field.column) for field in row_fields]
     assignments = [f"{column} = v.{column}" for column in columns[1:]]
     common: list[Any] = []
     for name, value in (same or {}).items():
-        field = meta.get_field(name)
-        assignments.append(f"{quote(field.column)} = %s")  # type: ignore[union-attr]
-        common.append(field.get_db_prep_save(value, connection))  # type: ignore[union-attr]
+        field = _field(model, name)
+        assignments.append(f"{quote(field.column)} = %s")
+        common.append(field.get_db_prep_save(value, connection))
     if increment is not None:
-        column = quote(meta.get_field(increment).column)  # type: ignore[union-attr]
+        column = quote(_field(model, increment).column)
         assignments.append(f"{column} = {table}.{column} + 1")
     placeholder = "(" + ", ".join(["%s"] * len(row_fields)) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), BATCH):
             batch = rows[start : start + BATCH]
             params = [
-                field.get_db_prep_save(value, connection)  # type: ignore[union-attr]
+                field.get_db_prep_save(value, connection)
                 for row in batch
                 for field, value in zip(row_fields, row, strict=True)
             ]
