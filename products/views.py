@@ -176,10 +176,9 @@ class ProductViewSet(
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # The page's ETag from the catalogue marker, before any query: a client that holds
-        # it gets its 304 without the page being read (products/counts.py). A `*` waits for
-        # the page, which may not exist.
-        # The key holds all the page depends on: the caller kind, the format, the origin its
-        # links are written with, the parameters.
+        # it gets its 304 without the page being read (products/counts.py). Its key holds
+        # all the page depends on: the caller kind, the origin its links are written with,
+        # the format, the parameters. A `*` waits for the page, which may not exist.
         etag = catalogue_etag(
             (
                 bool(getattr(request.user, "is_staff", False)),
