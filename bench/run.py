@@ -263,7 +263,9 @@ def compare(api: int, ceiling: int, data: dict[str, Any]) -> list[str]:
     return problems
 
 
-def wrk(port: int, scenario: str, seconds: int, connections: int, threads: int) -> dict[str, Any]:
+def wrk(
+    port: int, scenario: str, seconds: int, connections: int, threads: int, data: Path | None = None
+) -> dict[str, Any]:
     command = [
         "wrk",
         f"-t{threads}",
@@ -275,7 +277,7 @@ def wrk(port: int, scenario: str, seconds: int, connections: int, threads: int) 
         str(BENCH / "wrk" / "scenario.lua"),
         f"http://127.0.0.1:{port}",
         "--",
-        str(RESULTS / "data.lua"),
+        str(data or RESULTS / "data.lua"),
         scenario,
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -310,11 +312,11 @@ def merged(slices: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def write_lua_data(data: dict[str, Any]) -> None:
+def write_lua_data(data: dict[str, Any], path: Path | None = None) -> None:
     def lua_list(values: list[Any]) -> str:
         return "{" + ",".join(json.dumps(v) for v in values) + "}"
 
-    (RESULTS / "data.lua").write_text(
+    (path or RESULTS / "data.lua").write_text(
         "-- Written by bench/run.py from the generated dataset.\nreturn {\n"
         f"  tokens = {lua_list(data['tokens'])},\n"
         f"  products = {lua_list(data['products'])},\n"

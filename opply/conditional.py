@@ -61,13 +61,14 @@ def _opaque(tag: str) -> str:
     return tag[2:] if tag.startswith("W/") else tag
 
 
-def none_match(request: Request, etag: str) -> bool:
-    """True when `If-None-Match` names `etag` (weak comparison) or is `*`."""
+def none_match(request: Request, etag: str, *, star: bool = True) -> bool:
+    """True when `If-None-Match` names `etag` (weak comparison) or is `*` (unless `star` is
+    False: a `*` then waits until the resource is known to exist)."""
     header = request.headers.get("If-None-Match")
     if header is None:
         return False
     wanted = _opaque(etag)
-    return any(tag == "*" or _opaque(tag) == wanted for tag in _tags(header))
+    return any((star and tag == "*") or _opaque(tag) == wanted for tag in _tags(header))
 
 
 def conditional(request: Request, response: Response, etag: str) -> Response:
@@ -79,14 +80,16 @@ def conditional(request: Request, response: Response, etag: str) -> Response:
 
 
 def conditional_rendered(request: Request, response: Response) -> Response:
-    """A finalized 200 response with a weak ETag of its rendered body, turned into an empty
-    304 when the client already holds that body. Hashing the bytes once rendered costs a
-    fraction of serializing the data a second time."""
+    """A finalized 200 response with a weak ETag (the view's, or else one of its rendered
+    body), turned into an empty 304 when the client already holds it. Hashing the bytes once
+    rendered costs a fraction of serializing the data a second time."""
     if response.status_code != status.HTTP_200_OK:
         return response
-    response.render()
-    etag = content_etag(response.content)
-    response["ETag"] = etag
+    etag = response.get("ETag")
+    if etag is None:
+        response.render()
+        etag = content_etag(response.content)
+        response["ETag"] = etag
     if none_match(request, etag):
         response.status_code = status.HTTP_304_NOT_MODIFIED
         response.content = b""

@@ -19,6 +19,7 @@ from django.utils import timezone
 from events.models import EventType
 from events.outbox import emit, outbox_atomic
 from opply.conditional import IfMatch
+from opply.db.bulk import update_by_id
 from opply.exceptions import (
     DomainError,
     IllegalTransition,
@@ -268,7 +269,7 @@ def order_submit(
         )
         for line in lines:
             line.unit_price = pricing.current_price(products[line.product_id])
-        OrderLine.objects.bulk_update(lines, ["unit_price"])
+        update_by_id(OrderLine, ["unit_price"], [(line.pk, line.unit_price) for line in lines])
         _mark_submitted(order, lines)
         _emit_order(EventType.ORDER_SUBMITTED, order, user, lines, products)
     return order

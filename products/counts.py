@@ -13,6 +13,7 @@ marker's read would be a query of its own, as dear as the count.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import Callable, Hashable
@@ -60,3 +61,22 @@ def catalogue_count(key: Hashable, count: Callable[[], int]) -> int:
     counted = count()
     _counts[key] = (now, counted)
     return counted
+
+
+def catalogue_etag(key: Hashable) -> str | None:
+    """A weak ETag for a catalogue page, known without reading the page: a hash of the
+    current marker, `key` (caller kind, query parameters, format) and the current
+    `MAX_AGE_S` window of the clock, so that a change made around the services is seen
+    within that window as with the count. None when there is no marker to go by (the cache
+    is the database table, or it will not keep one): the page's own hash then serves."""
+    if not catalogue_counts_remembered():
+        return None
+    marker = cache.get(MARKER_KEY)
+    if marker is None:  # a new or emptied cache: start a generation, as the count does
+        cache.add(MARKER_KEY, secrets.token_hex(8), timeout=None)
+        marker = cache.get(MARKER_KEY)
+        if marker is None:
+            return None
+    window = int(time.time() // MAX_AGE_S)
+    digest = hashlib.blake2b(repr((marker, window, key)).encode(), digest_size=16).hexdigest()
+    return f'W/"c{digest}"'

@@ -16,7 +16,13 @@ from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from opply.conditional import conditional, conditional_rendered, if_match, version_etag
+from opply.conditional import (
+    conditional,
+    conditional_rendered,
+    if_match,
+    none_match,
+    version_etag,
+)
 from opply.idempotency import idempotent
 from opply.limits import ID_PATTERN
 from opply.pagination import PageNumberPagination
@@ -33,7 +39,7 @@ from opply.schema import (
 )
 from opply.viewsets import ListFilteredViewSet
 from products import selectors, services
-from products.counts import catalogue_count, catalogue_counts_remembered
+from products.counts import catalogue_count, catalogue_counts_remembered, catalogue_etag
 from products.filters import ProductFilter
 from products.models import Product
 from products.serializers import (
@@ -169,10 +175,29 @@ class ProductViewSet(
         return conditional(request, response, version_etag(found[0][PRODUCT_ROW.index("version")]))
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The page's ETag from the catalogue marker, before any query: a client that holds
+        # it gets its 304 without the page being read (products/counts.py). Its key holds
+        # all the page depends on: the caller kind, the origin its links are written with,
+        # the format, the parameters. A `*` waits for the page, which may not exist.
+        etag = catalogue_etag(
+            (
+                bool(getattr(request.user, "is_staff", False)),
+                request.build_absolute_uri("/"),
+                getattr(request.accepted_renderer, "format", None),
+                tuple(
+                    sorted((name, tuple(values)) for name, values in request.query_params.lists())
+                ),
+            )
+        )
+        if etag is not None and none_match(request, etag, star=False):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
         # Rows read as values: the page's JSON without a model instance per product.
         products = self.filter_queryset(self.get_queryset()).values_list(*PRODUCT_ROW)
         page = self.paginate_queryset(products)
-        return self.get_paginated_response([product_row_json(row) for row in page or ()])
+        response = self.get_paginated_response([product_row_json(row) for row in page or ()])
+        if etag is not None:
+            response["ETag"] = etag
+        return response
 
     @extend_schema(
         summary="Create a product (staff)",

@@ -11,6 +11,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from events.outbox import emit_stock_change, outbox_atomic
+from opply.db.bulk import update_by_id
 from opply.exceptions import DomainError, InsufficientStock, NotFound, QuantityRulesBroken
 from products.counts import catalogue_changed
 from products.models import MAX_STOCK, Product, StockMovement
@@ -195,7 +196,8 @@ def apply_deltas(
     note: str = "",
 ) -> list[StockMovement]:
     """Write new stock (and the next version) and one movement per product: two statements
-    whatever the count. Emits the stock events; runs inside an `outbox_atomic` block."""
+    whatever the count (opply/db/bulk.py). Emits the stock events; runs inside an
+    `outbox_atomic` block."""
     now = timezone.now()
     changed = []
     movements = []
@@ -217,7 +219,15 @@ def apply_deltas(
         )
     if changed:
         catalogue_changed()
-        Product.objects.bulk_update(changed, ["quantity_in_stock", "updated_at", "version"])
+        # One statement, the rows joined by id from a VALUES list; the version is raised in
+        # it, as the in-memory copies were above (the rows are locked).
+        update_by_id(
+            Product,
+            ["quantity_in_stock"],
+            [(product.pk, product.quantity_in_stock) for product in changed],
+            same={"updated_at": now},
+            increment="version",
+        )
         StockMovement.objects.bulk_create(movements)
     for product, movement in zip(changed, movements, strict=True):
         emit_stock_change(
