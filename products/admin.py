@@ -21,7 +21,7 @@ from opply.admin_tools import ReadOnlyTabularInline
 from opply.exceptions import DomainError, InsufficientStock
 from opply.limits import looks_like_id
 from products.forms import ProductAdminForm, StockAdjustForm
-from products.models import MAX_STOCK, Product, StockMovement
+from products.models import MAX_STOCK, WRITABLE_FIELDS, Product, StockMovement
 from products.services import product_create, product_delete, product_update, stock_adjust
 
 # The product page shows this many movements; the full ledger is one link away.
@@ -91,14 +91,7 @@ class ProductAdmin(admin.ModelAdmin):
     search_fields = ["name", "sku"]
     list_filter = ["is_active", StockStatusFilter]
     fields = [
-        "name",
-        "sku",
-        "price",
-        "quantity_in_stock",
-        "is_active",
-        "min_order_quantity",
-        "order_increment",
-        "max_order_quantity",
+        *WRITABLE_FIELDS,
         "version",
         "loaded_version",
         "created_at",

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 
 from opply.limits import MAX_INT
-from products.models import Product
+from products.models import WRITABLE_FIELDS, Product
 
 
 class ProductAdminForm(forms.ModelForm):
@@ -17,16 +17,7 @@ class ProductAdminForm(forms.ModelForm):
 
     class Meta:
         model = Product
-        fields = [
-            "name",
-            "sku",
-            "price",
-            "quantity_in_stock",
-            "is_active",
-            "min_order_quantity",
-            "order_increment",
-            "max_order_quantity",
-        ]
+        fields = list(WRITABLE_FIELDS)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

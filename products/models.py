@@ -12,6 +12,18 @@ from django.db.models.lookups import Exact
 from opply.limits import MAX_INT
 from products.rules import rule_problems
 
+# The fields staff write (API, admin, import), in the order the API shows them.
+WRITABLE_FIELDS = (
+    "name",
+    "sku",
+    "price",
+    "quantity_in_stock",
+    "is_active",
+    "min_order_quantity",
+    "order_increment",
+    "max_order_quantity",
+)
+
 # The largest stock a product can hold (its column is a 32-bit integer).
 MAX_STOCK = MAX_INT
 

@@ -4,24 +4,13 @@ from typing import Any
 
 from rest_framework import serializers
 
-from products.models import MAX_STOCK, Product, StockMovement
+from products.models import MAX_STOCK, WRITABLE_FIELDS, Product, StockMovement
 from products.rules import rule_problems
 
 _PRICE = serializers.DecimalField(max_digits=12, decimal_places=2)
 
 # A product's JSON fields, in order, as read from the database (values, not instances).
-PRODUCT_ROW = (
-    "id",
-    "name",
-    "sku",
-    "price",
-    "quantity_in_stock",
-    "is_active",
-    "min_order_quantity",
-    "order_increment",
-    "max_order_quantity",
-    "version",
-)
+PRODUCT_ROW = ("id", *WRITABLE_FIELDS, "version")
 
 
 def product_row_json(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -68,18 +57,7 @@ class ProductSerializer(serializers.ModelSerializer[Product]):
 
     class Meta:
         model = Product
-        fields = [
-            "id",
-            "name",
-            "sku",
-            "price",
-            "quantity_in_stock",
-            "is_active",
-            "min_order_quantity",
-            "order_increment",
-            "max_order_quantity",
-            "version",
-        ]
+        fields = list(PRODUCT_ROW)
         read_only_fields = ["id", "version"]
 
     def to_representation(self, instance: Product) -> dict[str, Any]:
