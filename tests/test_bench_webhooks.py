@@ -1,4 +1,5 @@
-"""The webhook scenario's arithmetic (bench/webhooks.py): pure functions, no servers."""
+"""The webhook scenario's arithmetic (bench/webhooks.py) and its table (bench/report.py):
+pure functions, no servers."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ def _bench_module(name: str):
 @pytest.fixture(scope="module")
 def webhooks():
     return _bench_module("webhooks")
+
+
+@pytest.fixture(scope="module")
+def report():
+    return _bench_module("report")
 
 
 def receipt(event: int, at: float, *, valid: bool = True) -> dict:
@@ -96,3 +102,44 @@ def test_failures_name_missing_webhooks_and_bad_signatures(webhooks):
         "2 worker(s): 3 webhooks never arrived",
         "the ceiling: 2 deliveries with a bad signature",
     ]
+
+
+def _burst(workers: int) -> dict:
+    return {
+        "workers": workers,
+        "orders": {"rps": 45.2},
+        "events_per_s": 90.4,
+        "webhooks": 90,
+        "p50_ms": 310.0,
+        "p99_ms": 880.4,
+        "max_ms": 901.0,
+        "drain_s": 0.42,
+        "missing": 0,
+        "duplicates": 0,
+        "worker_cpu_ms": 3.456,
+    }
+
+
+def test_the_report_has_a_webhook_table_with_a_row_per_worker_count(report):
+    results = {
+        "settings": {"connections": 8, "duration_s": 2},
+        "webhooks": {
+            "concurrency": 8,
+            "bursts": [_burst(1), _burst(2)],
+            "ceiling": {"sent": 90, "per_s": 512.3, "cpu_ms": 0.91, "missing": 0},
+        },
+    }
+
+    lines = report._webhook_table(results)
+
+    assert lines[0] == "## Webhooks: events written under a burst of orders, and their delivery"
+    rows = [line for line in lines if line.startswith("| 1 ") or line.startswith("| 2 ")]
+    assert rows == [
+        "| 1 | 45 | 90 | 90 | 310 | 880 | 901 | 0.4 | 0 | 0 | 3.46 |",
+        "| 2 | 45 | 90 | 90 | 310 | 880 | 901 | 0.4 | 0 | 0 | 3.46 |",
+    ]
+    assert any("**512 webhooks/s**, 0.91 ms CPU per webhook." in line for line in lines)
+
+
+def test_a_run_without_the_webhook_scenario_has_no_webhook_table(report):
+    assert report._webhook_table({"settings": {}}) == []
