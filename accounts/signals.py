@@ -18,7 +18,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
-from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.models import Token, TokenProxy
 
 from accounts import token_cache
 from accounts.services import token_revoke
@@ -58,12 +58,15 @@ def _forget_users_tokens(sender: Any, instance: Any, update_fields: Any, **_: An
     token_cache.forget_user(instance.pk)
 
 
+# The admin deletes tokens as TokenProxy rows, whose signals name the proxy as sender.
 @receiver(pre_save, sender=Token, dispatch_uid="accounts.token_cache.token_save")
+@receiver(pre_save, sender=TokenProxy, dispatch_uid="accounts.token_cache.proxy_save")
 def _forget_changed_token(sender: Any, instance: Token, **_: Any) -> None:
     if not instance._state.adding:
         token_cache.forget(instance.key)
 
 
 @receiver(pre_delete, sender=Token, dispatch_uid="accounts.token_cache.token_delete")
+@receiver(pre_delete, sender=TokenProxy, dispatch_uid="accounts.token_cache.proxy_delete")
 def _forget_deleted_token(sender: Any, instance: Token, **_: Any) -> None:
     token_cache.forget(instance.key)

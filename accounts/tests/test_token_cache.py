@@ -112,6 +112,20 @@ def test_revoking_the_token_refuses_it_at_once(buyer):
     assert not Token.objects.filter(key=key).exists()
 
 
+def test_deleting_the_token_in_the_admin_refuses_it_at_once(admin_client, buyer):
+    key = token_get_or_create(user=buyer).key
+    client = client_with(key)
+    assert client.get("/orders/").status_code == 200
+
+    deleted = admin_client.post(
+        f"/admin/authtoken/tokenproxy/{buyer.pk}/delete/", {"post": "yes"}, follow=False
+    )
+
+    assert deleted.status_code == 302
+    assert not Token.objects.filter(key=key).exists()
+    assert client.get("/orders/").status_code == 401
+
+
 def test_deactivating_the_user_refuses_the_token_at_once(buyer):
     key = token_get_or_create(user=buyer).key
     client = client_with(key)
