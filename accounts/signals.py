@@ -58,7 +58,8 @@ def _forget_users_tokens(sender: Any, instance: Any, update_fields: Any, **_: An
     token_cache.forget_user(instance.pk)
 
 
-# The admin deletes tokens as TokenProxy rows, whose signals name the proxy as sender.
+# The admin works on TokenProxy rows, whose own signals name the proxy as sender (DRF's
+# proxy deletes through Token today; both are listened to, so that stays true if it changes).
 @receiver(pre_save, sender=Token, dispatch_uid="accounts.token_cache.token_save")
 @receiver(pre_save, sender=TokenProxy, dispatch_uid="accounts.token_cache.proxy_save")
 def _forget_changed_token(sender: Any, instance: Token, **_: Any) -> None:
