@@ -43,6 +43,7 @@ def _patched(owner: Any, name: str, value: Any) -> Iterator[None]:
 
 def _levers(handlers: SimpleNamespace) -> dict[str, tuple[list[str], Callable[[], Any]]]:
     """Lever -> (scenarios it touches, context manager that takes it out)."""
+    from django.conf import settings
     from django.db import connection
     from pythonjsonlogger.json import JsonFormatter as GenericJsonFormatter
     from rest_framework import authentication, mixins
@@ -99,6 +100,10 @@ def _levers(handlers: SimpleNamespace) -> dict[str, tuple[list[str], Callable[[]
                 (ProductViewSet, "list", mixins.ListModelMixin.list),
                 (OrderViewSet, "list", mixins.ListModelMixin.list),
             ),
+        ),
+        "token answer in the throttle's round trip": (
+            ["detail", "current", "catalogue"],
+            stack((settings, "TOKEN_CACHE_SECONDS", 0)),
         ),
         "SQL built once per connection": (
             ["detail", "current", "catalogue"],
