@@ -3,10 +3,8 @@ FilterSet gives it: the same answer, byte for byte, by the same statements, as w
 request went through the FilterSet."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
-from opply.viewsets import ListFilteredViewSet
+from opply.tests.unfiltered import assert_answers_as_through_the_filter_set, filter_sets_built
 from products import counts
 from products.filters import ProductFilter
 from products.tests.factories import ProductFactory
@@ -34,36 +32,16 @@ def catalogue():
         ProductFactory(name=f"Flour {n % 4}", is_active=n % 3 != 0, quantity_in_stock=n)
 
 
-def _read(client, query):
-    counts._counts.clear()
-    with CaptureQueriesContext(connection) as statements:
-        response = client.get(f"/products/{query}")
-    return response, [q["sql"] for q in statements]
-
-
-def _content(response):
-    """The body, byte for byte, but for an error's request id (new for every request)."""
-    request_id = response.json().get("request_id") if response.status_code != 200 else None
-    return response.content.replace(request_id.encode(), b"") if request_id else response.content
-
-
 @pytest.mark.parametrize("query", QUERIES)
 @pytest.mark.parametrize("caller", ["buyer_api", "staff_api"])
 def test_a_page_without_filter_input_answers_as_through_the_filter_set(
     request, monkeypatch, catalogue, caller, query
 ):
     client = request.getfixturevalue(caller)
-    _read(client, query)  # statements prepared on this connection
 
-    prepared, prepared_sql = _read(client, query)
-    with monkeypatch.context() as through_the_filter_set:
-        through_the_filter_set.setattr(ListFilteredViewSet, "unfiltered_list", lambda view: False)
-        expected, expected_sql = _read(client, query)
-
-    assert prepared.status_code == expected.status_code
-    assert _content(prepared) == _content(expected)
-    assert prepared.get("ETag") == expected.get("ETag")
-    assert prepared_sql == expected_sql
+    assert_answers_as_through_the_filter_set(
+        monkeypatch, client, f"/products/{query}", before=counts._counts.clear
+    )
 
 
 def test_buyers_never_see_inactive_products_on_any_page(buyer_api, staff_api, catalogue):
@@ -83,14 +61,7 @@ def test_buyers_never_see_inactive_products_on_any_page(buyer_api, staff_api, ca
 
 def test_the_filter_set_is_built_only_for_filter_input(monkeypatch, buyer_api, catalogue):
     buyer_api.get("/products/")  # the prepared statements are built through it once
-    built = []
-    original = ProductFilter.__init__
-
-    def counting(self, *args, **kwargs):
-        built.append(kwargs.get("data", args[0] if args else None))
-        original(self, *args, **kwargs)
-
-    monkeypatch.setattr(ProductFilter, "__init__", counting)
+    built = filter_sets_built(monkeypatch, ProductFilter)
 
     assert buyer_api.get("/products/?page_size=2&page=2").status_code == 200
     assert built == []
