@@ -6,6 +6,7 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django.http import QueryDict
+from django.utils.datastructures import MultiValueDict
 
 
 class StrictBooleanField(forms.Field):
@@ -33,6 +34,7 @@ class _EmptyInput(NamedTuple):
     fields: tuple[tuple[str, forms.Widget], ...]
 
 
+_NO_FILES: MultiValueDict[str, Any] = MultiValueDict()
 _EMPTY_INPUT: dict[type[django_filters.FilterSet], _EmptyInput] = {}
 
 
@@ -49,7 +51,7 @@ def filter_input_absent(filterset_class: type[django_filters.FilterSet], data: Q
     if known is None:
         known = _EMPTY_INPUT[filterset_class] = _empty_input(filterset_class)
     return known.valid and all(
-        widget.value_omitted_from_data(data, {}, name) for name, widget in known.fields
+        widget.value_omitted_from_data(data, _NO_FILES, name) for name, widget in known.fields
     )
 
 
