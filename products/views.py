@@ -40,7 +40,12 @@ from opply.schema import (
 )
 from opply.viewsets import ListFilteredViewSet
 from products import selectors, services
-from products.counts import catalogue_count, catalogue_counts_remembered, catalogue_etag
+from products.counts import (
+    catalogue_count,
+    catalogue_counts_remembered,
+    catalogue_etag,
+    catalogue_marker,
+)
 from products.filters import ProductFilter
 from products.models import Product
 from products.serializers import (
@@ -82,6 +87,7 @@ class CataloguePagination(PageNumberPagination):
     (products/counts.py); every other list (a product's ledger) counts as usual."""
 
     count_key: tuple[Any, ...] | None = None
+    marker: str | None = None  # the catalogue marker the list request read
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
         self.count_key = None
@@ -101,7 +107,7 @@ class CataloguePagination(PageNumberPagination):
     def django_paginator_class(self, object_list: Any, per_page: int) -> Paginator:  # type: ignore[override]
         paginator = Paginator(object_list, per_page)
         if self.count_key is not None:
-            paginator.count = catalogue_count(self.count_key, object_list.count)
+            paginator.count = catalogue_count(self.count_key, object_list.count, self.marker)
         return paginator
 
 
@@ -190,7 +196,9 @@ class ProductViewSet(
         # The page's ETag from the catalogue marker, before any query: a client that holds
         # it gets its 304 without the page being read (products/counts.py). Its key holds
         # all the page depends on: the caller kind, the origin its links are written with,
-        # the format, the parameters. A `*` waits for the page, which may not exist.
+        # the format, the parameters. A `*` waits for the page, which may not exist. The
+        # page's count goes by the same read of the marker.
+        marker = catalogue_marker()
         etag = catalogue_etag(
             (
                 bool(getattr(request.user, "is_staff", False)),
@@ -199,7 +207,8 @@ class ProductViewSet(
                 tuple(
                     sorted((name, tuple(values)) for name, values in request.query_params.lists())
                 ),
-            )
+            ),
+            marker,
         )
         if etag is not None and none_match(request, etag, star=False):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
@@ -210,6 +219,9 @@ class ProductViewSet(
             products = PreparedPages(_CATALOGUE[bool(getattr(request.user, "is_staff", False))])
         else:
             products = self.filter_queryset(self.get_queryset()).values_list(*PRODUCT_ROW)
+        pagination = self.paginator
+        assert isinstance(pagination, CataloguePagination)
+        pagination.marker = marker
         page = self.paginate_queryset(products)
         response = self.get_paginated_response([product_row_json(row) for row in page or ()])
         if etag is not None:
