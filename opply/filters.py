@@ -1,12 +1,13 @@
 """Query-parameter filters shared by the apps' filter sets."""
 
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
+from django_filters.filters import QuerySetRequestMixin
 
 
 class StrictBooleanField(forms.Field):
@@ -76,3 +77,25 @@ def unfiltered(
     if not filterset.is_valid():
         raise ValueError(f"{filterset_class.__name__} refuses empty input")
     return filterset.qs
+
+
+class FilterSet(django_filters.FilterSet):
+    """django-filter's FilterSet, its form class built once per filter set and model rather
+    than for every request: a class from the filters' fields (a new class, through Django's
+    form metaclass, each time). Each form still gets its own copy of the fields (Django's
+    Form deep-copies them), so one request's input and errors never meet another's.
+
+    Not for filter sets whose fields depend on the request (django-filter's
+    QuerySetRequestMixin filters: a queryset from a callable of the request): those build
+    their form class per instance, as django-filter does."""
+
+    _form_classes: ClassVar[dict[tuple[type, type], type[forms.Form]]] = {}
+
+    def get_form_class(self) -> type[forms.Form]:
+        if any(isinstance(f, QuerySetRequestMixin) for f in self.filters.values()):
+            return super().get_form_class()
+        key = (type(self), self.queryset.model)
+        form_class = self._form_classes.get(key)
+        if form_class is None:
+            form_class = self._form_classes[key] = super().get_form_class()
+        return form_class

@@ -8,7 +8,7 @@ import pytest
 from django import forms
 from django.http import QueryDict
 
-from opply.filters import filter_input_absent, unfiltered
+from opply.filters import FilterSet, filter_input_absent, unfiltered
 from orders.filters import OrderFilter
 from orders.models import Order
 from orders.tests.factories import OrderFactory
@@ -105,3 +105,49 @@ def test_unfiltered_orders_are_the_callers_own_as_the_filter_set_has_it(buyer, o
 
     assert str(narrowed.query) == str(through_the_form.qs.query)
     assert list(narrowed) == [mine]
+
+
+def test_the_form_class_is_built_once_and_each_form_has_fields_of_its_own():
+    products = Product.objects.all()
+    wrong = ProductFilter(QueryDict("min_price=abc"), queryset=products)
+    right = ProductFilter(QueryDict("min_price=3&search=oats"), queryset=products)
+
+    assert type(wrong.form) is type(right.form)
+    assert wrong.form.fields["min_price"] is not right.form.fields["min_price"]
+    assert not wrong.is_valid()
+    assert right.is_valid()
+    assert list(wrong.errors) == ["min_price"]
+    assert right.form.cleaned_data["search"] == "oats"
+
+
+class _ByOwner(FilterSet):
+    """A filter whose choices depend on the request."""
+
+    order = django_filters.ModelChoiceFilter(
+        queryset=lambda request: Order.objects.filter(user_id=request.user.pk)
+    )
+
+    class Meta:
+        model = Order
+        fields = ["order"]
+
+
+def test_a_filter_set_whose_fields_depend_on_the_request_builds_its_form_per_request(
+    buyer, other_buyer
+):
+    mine, theirs = OrderFactory(user=buyer), OrderFactory(user=other_buyer)
+    orders = Order.objects.all()
+
+    def narrowed(user, pk):
+        filterset = _ByOwner(
+            QueryDict(f"order={pk}"), queryset=orders, request=SimpleNamespace(user=user)
+        )
+        return filterset.is_valid(), type(filterset.form)
+
+    (buyers_valid, buyers_form), (others_valid, others_form) = (
+        narrowed(buyer, mine.pk),
+        narrowed(other_buyer, mine.pk),
+    )
+    assert (buyers_valid, others_valid) == (True, False)
+    assert buyers_form is not others_form
+    assert narrowed(other_buyer, theirs.pk)[0]
