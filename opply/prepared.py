@@ -9,7 +9,8 @@ into Python values. The ORM stays the one source of the SQL: nothing here is wri
 hand.
 
 Only for reads whose SQL does not depend on the argument values: scalar equality on a key,
-never `__in` lists, None or anything else that changes the statement's text. The build
+never None or anything else that changes the statement's text; an `__in` list only as one
+argument per item, with a read for each length (orders.selectors' lines of a page). The build
 function must give a `values_list()` queryset. `rows()` returns its rows as tuples; `page()`
 a slice of them, with the OFFSET the one part of the backend's LIMIT/OFFSET clause that
 becomes a parameter (so one statement serves every page of a size); `count()` the ORM's own
