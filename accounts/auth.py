@@ -12,9 +12,12 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
+from rest_framework.request import Request
 
+from accounts import token_cache
 from accounts.login_throttle import LoginAttempts
 from opply.prepared import PreparedRead
+from opply.throttles import user_counter_of
 
 THROTTLED_FOR = "login_throttled_for"
 
@@ -76,11 +79,23 @@ _TOKEN_USER = PreparedRead(
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
-    """DRF's token authentication, reading the token and its user with SQL the ORM built
-    once per connection (opply/prepared.py). The token is read from the database on every
-    request, so a revoked token is refused at once by every process."""
+    """DRF's token authentication, asking one shared store once per request.
+
+    With Redis (accounts/token_cache.py) the token's answer and the user's throttle hit come
+    back from one script; otherwise, and whenever the cache has no answer, the token and its
+    user are read with SQL the ORM built once per connection (opply/prepared.py). A revoked
+    token is refused at once by every process either way."""
+
+    def authenticate(self, request: Request) -> tuple[User, Token] | None:
+        self.request = request
+        return super().authenticate(request)
 
     def authenticate_credentials(self, key: str) -> tuple[User, Token]:
+        request = self.request
+        view = request.parser_context.get("view") if request.parser_context else None
+        cached = token_cache.lookup(request._request, key, user_counter_of(view))
+        if cached is not None:
+            return cached
         rows = _TOKEN_USER.rows(key)
         if not rows:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
@@ -90,4 +105,5 @@ class TokenAuthentication(authentication.TokenAuthentication):
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         token = Token.from_db("default", ["key", "user_id", "created"], [key, user.pk, created])
         token.user = user
+        token_cache.remember(token, user)
         return user, token

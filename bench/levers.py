@@ -1,6 +1,6 @@
 """Each lever of the read path measured in one process, on and off in alternating batches.
 
-    .venv/bin/python bench/levers.py [batches] [requests per batch]
+    .venv/bin/python bench/levers.py [batches] [requests per batch] [lever name part ...]
 
 For every lever the API's CPU per request is measured with the lever off and on, in
 alternating batches of the same requests through Django's whole WSGI handler (as
@@ -8,6 +8,7 @@ bench/profiling.py does), so that the machine's changing load weighs on both ali
 medians of the batches are compared. "off" is today's code with that one lever taken out (its
 predecessor restored in place), so each row is what the lever saves on its own, all others
 kept. The last row turns every lever off at once: the code before issue 14's levers.
+Naming parts of lever names measures only those levers (and no "all levers" row).
 Wall time is given too (it includes waiting for PostgreSQL and Redis, so it is what round
 trips cost, and what the machine's load moves most). Writes a JSON object on stdout after the
 table (on stderr).
@@ -44,6 +45,7 @@ def _patched(owner: Any, name: str, value: Any) -> Iterator[None]:
 def _levers(handlers: SimpleNamespace) -> dict[str, tuple[list[str], Callable[[], Any]]]:
     """Lever -> (scenarios it touches, context manager that takes it out)."""
     import django_filters
+    from django.conf import settings
     from django.db import connection
     from pythonjsonlogger.json import JsonFormatter as GenericJsonFormatter
     from rest_framework import authentication, mixins
@@ -118,6 +120,10 @@ def _levers(handlers: SimpleNamespace) -> dict[str, tuple[list[str], Callable[[]
                 (OrderViewSet, "list", mixins.ListModelMixin.list),
             ),
         ),
+        "token answer in the throttle's round trip": (
+            ["detail", "current", "catalogue"],
+            stack((settings, "TOKEN_CACHE_SECONDS", 0)),
+        ),
         "SQL built once per connection": (
             ["detail", "current", "catalogue"],
             stack(
@@ -158,6 +164,7 @@ def _levers(handlers: SimpleNamespace) -> dict[str, tuple[list[str], Callable[[]
 def main() -> None:
     batches = int(sys.argv[1]) if len(sys.argv) > 1 else 9
     per_batch = int(sys.argv[2]) if len(sys.argv) > 2 else 30
+    chosen = sys.argv[3:]
     app, _, tokens = profiling._setup()
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler
@@ -211,8 +218,15 @@ def main() -> None:
         cpu_ms(scenario, 20)
     table: dict[str, Any] = {}
     for lever, (scenarios, take_out) in levers.items():
+        if chosen and not any(part in lever for part in chosen):
+            continue
         table[lever] = measure(scenarios, take_out)
         _report(lever, table[lever])
+    if chosen:
+        json.dump(
+            {"batches": batches, "requests_per_batch": per_batch, "levers": table}, profiling.OUT
+        )
+        return
 
     def all_out() -> ExitStack:
         entered = ExitStack()

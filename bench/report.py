@@ -113,6 +113,56 @@ def _placing_table(results: dict[str, Any]) -> list[str]:
     return [*rows, ""]
 
 
+def _webhook_table(results: dict[str, Any]) -> list[str]:
+    outcome = results.get("webhooks")
+    if not outcome:
+        return []
+    settings, ceiling = results["settings"], outcome["ceiling"]
+    rows = [
+        "## Webhooks: events written under a burst of orders, and their delivery",
+        "",
+        f"bench/webhooks.py: wrk places one-line orders (`POST /orders/`, "
+        f"{settings['connections']} connections, {settings['duration_s']:.0f} s) while "
+        "`manage.py worker` processes deliver them to an endpoint subscribed to the order "
+        "events, at a receiver on 127.0.0.1 that checks every signature and notes when each "
+        "webhook arrived. Each order writes two events (`product.stock_changed`, "
+        "`order.submitted`); *events/s* counts every outbox row the burst committed, over the "
+        "burst's duration. *Latency* runs from an order event's `created_at` (set as its "
+        "transaction writes its events, moments before the commit) to the receipt of its "
+        "first correctly signed delivery; *drain* from the end of the burst to the last "
+        "receipt. The workers run with the defaults (`WORKER_POLL_SECONDS` 0.2, "
+        f"`WEBHOOK_CONCURRENCY` {outcome['concurrency']}: a worker sends its batch of due "
+        "deliveries on that many threads); the second burst keeps the first's worker and adds "
+        "one. *worker CPU* is the workers' own "
+        "CPU time (PostgreSQL's work for them not included) from the start of the burst to "
+        "the last receipt, per webhook delivered.",
+        "",
+        "| workers | orders/s | events/s | webhooks | p50 ms | p99 ms | max ms | drain s "
+        "| missing | duplicates | worker CPU ms per webhook |",
+        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for burst in outcome["bursts"]:
+        rows.append(
+            f"| {burst['workers']} | {burst['orders']['rps']:.0f} | {burst['events_per_s']:.0f} "
+            f"| {burst['webhooks']} | {burst['p50_ms']:.0f} | {burst['p99_ms']:.0f} "
+            f"| {burst['max_ms']:.0f} | {burst['drain_s']:.1f} | {burst['missing']} "
+            f"| {burst['duplicates']} | {burst['worker_cpu_ms']:.2f} |"
+        )
+    rows += [
+        "",
+        f"Ceiling: the last burst's {ceiling['sent']} order events sent again from a plain "
+        "loop, one after the other, with the same signing and HTTP client "
+        "(`events.sending.post`, a connection per request) but none of the worker's polling, "
+        "fan-out, claims, leases or attempt records: "
+        f"**{ceiling['per_s']:.0f} webhooks/s**, {ceiling['cpu_ms']:.2f} ms CPU per webhook"
+        + (f", {ceiling['missing']} missing" if ceiling["missing"] else "")
+        + ". It sends after the fact, so it has no commit-to-receipt latency: compare its "
+        "rate with the burst's order rate, and its CPU per webhook with the workers'.",
+        "",
+    ]
+    return rows
+
+
 def _cpu_table(results: dict[str, Any]) -> list[str]:
     if "cpu" not in results:
         return []
@@ -213,6 +263,7 @@ def main(results_path: str) -> None:
         "read.",
         "",
         *_placing_table(results),
+        *_webhook_table(results),
         *_cpu_table(results),
         "## Machine",
         "",

@@ -231,6 +231,10 @@ THROTTLE_ANON_RATE: str | None = env.str("THROTTLE_ANON_RATE", default="600/min"
 # database on PostgreSQL; on the embedded SQLite default a file of their own beside the
 # database (never the main file's write lock), THROTTLE_SQLITE_PATH to place it elsewhere.
 THROTTLE_KEY_PREFIX: str = env.str("CACHE_KEY_PREFIX", default="opply")
+# With REDIS_URL, a token's answer is kept this long beside the counters, read in the same
+# round trip as the user's hit (accounts/token_cache.py); 0 reads the token from the
+# database on every request. Revocation is immediate either way.
+TOKEN_CACHE_SECONDS: int = env.int("TOKEN_CACHE_SECONDS", default=60)
 THROTTLE_SQLITE_PATH: str = env.str("THROTTLE_SQLITE_PATH", default="")
 
 REST_FRAMEWORK: dict[str, Any] = {

@@ -6,6 +6,8 @@ let 36 (Redis) or 48 (database cache) of 100 parallel requests through. Here eac
 is one atomic increment that returns the new count, in one round trip:
 
 - Redis (REDIS_URL set): one Lua script (EVALSHA): `INCR`, and `PEXPIRE` on the first hit.
+  A token request's hit rides in the round trip that reads the token's cached answer
+  (`RedisCounterStore.read_and_hit`, accounts/token_cache.py), so it asks Redis once.
 - PostgreSQL: one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` on `opply_throttlecounter`
   (an UNLOGGED table: no WAL flush per request; a database crash empties it).
 - Embedded SQLite: the same statement on a table in a file of its own beside the main
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 from django.db import OperationalError, connection
+from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
@@ -58,6 +61,7 @@ class RedisCounterStore:
         self.client = redis.Redis.from_url(url)
         self._hit = self.client.register_script(_REDIS_HIT)
         self._release = self.client.register_script(_REDIS_RELEASE)
+        self._read_and_hit = self.client.register_script(_REDIS_READ_AND_HIT)
 
     def hit(self, key: str, period: int) -> tuple[int, float]:
         hits, ttl_ms = self._hit(keys=[key], args=[period * 1000])
@@ -66,18 +70,51 @@ class RedisCounterStore:
     def release(self, key: str) -> None:
         self._release(keys=[key])
 
+    def read_and_hit(
+        self, entry_key: str, counter_prefix: str, period: int | None
+    ) -> tuple[bytes | None, tuple[int, float] | None]:
+        """Read the entry at `entry_key` and, in the same round trip, count one hit for the
+        caller it names: an entry `b"<caller id>|..."` counts on `counter_prefix + id` as
+        `hit()` would. Returns the entry (None if absent) and (hits, seconds left) when a hit
+        was counted; no hit without a period or for an entry that names no caller.
+
+        The counter's key is built inside the script, so the store must be one Redis (not
+        a cluster, where every key a script touches must be declared)."""
+        reply = self._read_and_hit(keys=[entry_key], args=[counter_prefix, (period or 0) * 1000])
+        if not reply:
+            return None, None
+        if len(reply) == 1:
+            return reply[0], None
+        entry, hits, ttl_ms = reply
+        return entry, (int(hits), max(int(ttl_ms), 0) / 1000)
+
 
 # One EVALSHA per hit: the count and the time left in its window, the window starting with
 # the first hit (a key without an expiry, which nothing should leave, gets one too).
-_REDIS_HIT = """
-local hits = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-    redis.call('PEXPIRE', KEYS[1], ARGV[1])
-    ttl = tonumber(ARGV[1])
+_REDIS_COUNT = """
+local function count(key, period_ms)
+    local hits = redis.call('INCR', key)
+    local ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+        redis.call('PEXPIRE', key, period_ms)
+        ttl = tonumber(period_ms)
+    end
+    return {hits, ttl}
 end
-return {hits, ttl}
 """
+_REDIS_HIT = _REDIS_COUNT + "return count(KEYS[1], ARGV[1])"
+# An entry and, if it starts with a caller's id and a period is given, that caller's hit.
+_REDIS_READ_AND_HIT = (
+    _REDIS_COUNT
+    + """
+local entry = redis.call('GET', KEYS[1])
+if not entry then return {} end
+local caller = string.match(entry, '^(%d+)|')
+if not caller or tonumber(ARGV[2]) <= 0 then return {entry} end
+local counted = count(ARGV[1] .. caller, ARGV[2])
+return {entry, counted[1], counted[2]}
+"""
+)
 # DECR on a key that expired meanwhile would create one without an expiry.
 _REDIS_RELEASE = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('DECR', KEYS[1]) end"
 
@@ -255,7 +292,9 @@ class CounterThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        hits, remaining = counter_store().hit(counter_key(str(self.scope), key), self.duration)
+        store_key = counter_key(str(self.scope), key)
+        counted = _take_counted_hit(request, store_key, self.duration)
+        hits, remaining = counted or counter_store().hit(store_key, self.duration)
         if hits <= self.num_requests:
             return True
         self._wait = max(1.0, remaining)
@@ -263,6 +302,34 @@ class CounterThrottle(SimpleRateThrottle):
 
     def wait(self) -> float | None:
         return self._wait
+
+
+# A hit counted ahead of the throttle, in the round trip that authenticated the request
+# (accounts/token_cache.py): {(store key, period): (hits, seconds left)} on the HttpRequest.
+_COUNTED = "opply_counted_hits"
+
+
+def note_counted_hit(
+    request: HttpRequest, store_key: str, period: int, counted: tuple[int, float]
+) -> None:
+    """Leave a hit already counted for `store_key` for the throttle that would count it."""
+    request.__dict__.setdefault(_COUNTED, {})[(store_key, period)] = counted
+
+
+def _take_counted_hit(request: Request, store_key: str, period: int) -> tuple[int, float] | None:
+    counted = request._request.__dict__.get(_COUNTED)
+    return counted.pop((store_key, period), None) if counted else None
+
+
+def user_counter_of(view: APIView | None) -> tuple[str, int] | None:
+    """The counter the view's per-user throttle counts on, as (key prefix that the user's id
+    completes, period in seconds), or None if the view does not count users' requests."""
+    for throttle in view.get_throttles() if view is not None else ():
+        if type(throttle) is UserThrottle and throttle.rate and throttle.duration:
+            prefix = counter_key(str(throttle.scope), "")
+            # counter_key() cuts keys at 200 characters: never count on a different key.
+            return (prefix, int(throttle.duration)) if len(prefix) <= 180 else None
+    return None
 
 
 class UserThrottle(CounterThrottle):

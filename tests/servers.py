@@ -41,6 +41,22 @@ CLIENT_TIMEOUT = 20
 GUNICORN_TIMEOUT = 40
 
 
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
+
+
+def redis_env() -> dict[str, str]:
+    """Settings for servers that count (and cache tokens) in Redis under a key prefix of
+    their own; skips the test when no Redis answers."""
+    import pytest
+    import redis
+
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL).ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis at {TEST_REDIS_URL} (TEST_REDIS_URL)")
+    return {"REDIS_URL": TEST_REDIS_URL, "CACHE_KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

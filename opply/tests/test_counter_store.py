@@ -126,3 +126,36 @@ def test_the_sqlite_default_counts_beside_the_main_file_not_in_it(settings):
         path = sqlite_counter_path()
 
     assert path == "/srv/opply/db-throttles.sqlite3"
+
+
+def test_reading_an_entry_counts_the_hit_of_the_caller_it_names_on_the_same_counter():
+    store = redis_store()
+    prefix = f"test-{uuid.uuid4().hex}:user:"
+    entry_key = f"{prefix}entry"
+    store.client.set(entry_key, b"42|payload", ex=60)
+    store.hit(f"{prefix}42", 60)
+
+    entry, counted = store.read_and_hit(entry_key, prefix, 60)
+    after = store.hit(f"{prefix}42", 60)
+
+    assert entry == b"42|payload"
+    assert counted is not None
+    assert counted[0] == 2
+    assert 0 < counted[1] <= 60
+    assert after[0] == 3
+
+
+@pytest.mark.parametrize(
+    ("value", "period"), [(None, 60), (b"stale", 60), (b"42|payload", None), (b"42|payload", 0)]
+)
+def test_no_hit_is_counted_without_a_caller_or_a_period(value, period):
+    store = redis_store()
+    prefix = f"test-{uuid.uuid4().hex}:user:"
+    if value is not None:
+        store.client.set(f"{prefix}entry", value, ex=60)
+
+    entry, counted = store.read_and_hit(f"{prefix}entry", prefix, period)
+
+    assert entry == value
+    assert counted is None
+    assert store.client.get(f"{prefix}42") is None
