@@ -44,19 +44,37 @@ def _patched(owner: Any, name: str, value: Any) -> Iterator[None]:
 
 def _levers(handlers: SimpleNamespace) -> dict[str, tuple[list[str], Callable[[], Any]]]:
     """Lever -> (scenarios it touches, context manager that takes it out)."""
+    import django_filters
     from django.conf import settings
     from django.db import connection
     from pythonjsonlogger.json import JsonFormatter as GenericJsonFormatter
     from rest_framework import authentication, mixins
     from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
     from rest_framework.response import Response
+    from rest_framework.serializers import DateTimeField
 
+    import opply.filters
+    import orders.serializers
     import products.views
     from opply.logging import JsonFormatter
+    from opply.viewsets import ListFilteredViewSet
     from orders import selectors, services
+    from orders.models import OrderLine
     from orders.serializers import OrderSerializer
     from orders.views import OrderViewSet
+    from products import counts
     from products.views import ProductViewSet
+
+    def orm_lines(orders: list[Any]) -> list[Any]:  # a page's lines before they were prepared
+        lines: dict[int, list[Any]] = {order[0]: [] for order in orders}
+        if lines:
+            rows = OrderLine.objects.filter(order_id__in=list(lines)).order_by("id")
+            for line in rows.values_list(*selectors.LINE_ROW):
+                lines[line[0]].append(line)
+        return [(order, lines[order[0]]) for order in orders]
+
+    def marker_read_again(key: Any, count: Any, marker: Any) -> int:  # as the count once did
+        return counts.catalogue_count(key, count, counts.catalogue_marker())
 
     def orm_current(self: Any, request: Any) -> Response:  # the current order before issue 14
         order = services.order_get_or_create_active(user=request.user)
@@ -113,6 +131,32 @@ def _levers(handlers: SimpleNamespace) -> dict[str, tuple[list[str], Callable[[]
                 (ProductViewSet, "retrieve", mixins.RetrieveModelMixin.retrieve),
                 (OrderViewSet, "current", orm_current),
             ),
+        ),
+        "lists without filter input prepared": (
+            ["catalogue", "deep_page", "history"],
+            stack((ListFilteredViewSet, "unfiltered_list", lambda view: False)),
+        ),
+        "lines of a page prepared": (
+            ["history"],
+            stack((selectors, "order_rows_with_lines", orm_lines)),
+        ),
+        "filter form class built once": (
+            ["search"],
+            stack(
+                (
+                    opply.filters.FilterSet,
+                    "get_form_class",
+                    django_filters.FilterSet.get_form_class,
+                )
+            ),
+        ),
+        "catalogue marker read once": (
+            ["catalogue"],
+            stack((products.views, "catalogue_count", marker_read_again)),
+        ),
+        "timestamps in a zone told once": (
+            ["history"],
+            stack((orders.serializers, "_DATETIME", DateTimeField())),
         ),
     }
 

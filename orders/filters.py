@@ -6,7 +6,7 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 
-from opply.filters import StrictBooleanFilter
+from opply.filters import FilterSet, StrictBooleanFilter
 from opply.limits import MAX_ID
 from orders.models import Order
 
@@ -23,7 +23,7 @@ class OwnOrdersUnlessAll(StrictBooleanFilter):
         return qs.filter(user_id=parent.request.user.pk)
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(FilterSet):
     """`status`, `po_number` (exact); staff may add `all=true` (everyone's orders) or
     `user=<id>` (a `buyer.id`)."""
 

@@ -67,13 +67,31 @@ LINE_ROW = ("order_id", "product_id", "product__name", "quantity", "unit_price",
 def order_rows_with_lines(
     orders: list[tuple[Any, ...]],
 ) -> list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
-    """ORDER_ROW values of a page of orders, each with its LINE_ROW values, in one query."""
+    """ORDER_ROW values of a page of orders, each with its LINE_ROW values, in one query
+    (SQL built once per connection for each number of orders)."""
     lines: dict[int, list[tuple[Any, ...]]] = {order[0]: [] for order in orders}
     if lines:
-        rows = OrderLine.objects.filter(order_id__in=list(lines)).order_by("id")
-        for line in rows.values_list(*LINE_ROW):
+        for line in _lines_of_orders(len(lines)).rows(*lines):
             lines[line[0]].append(line)
     return [(order, lines[order[0]]) for order in orders]
+
+
+def _lines_in(*order_ids: int) -> QuerySet[Any]:
+    return OrderLine.objects.filter(order_id__in=order_ids).order_by("id").values_list(*LINE_ROW)
+
+
+# The lines of a page of orders: one prepared read per number of orders on the page (an
+# `IN` list's SQL has a placeholder per order), so at most a page size's worth of them.
+_LINES_OF_ORDERS: dict[int, PreparedRead] = {}
+
+
+def _lines_of_orders(count: int) -> PreparedRead:
+    read = _LINES_OF_ORDERS.get(count)
+    if read is None:
+        read = _LINES_OF_ORDERS[count] = PreparedRead(
+            f"lines-of-{count}-orders", _lines_in, *[int] * count
+        )
+    return read
 
 
 _ACTIVE_ORDER = PreparedRead(

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from opply.limits import MAX_ID
@@ -17,7 +18,10 @@ from products.selectors import product_list_visible
 MAX_QUANTITY = 10_000
 MAX_ITEMS = 500
 PO_NUMBER_PATTERN = r"^[A-Za-z0-9 \-_/.#]*$"
-_DATETIME = serializers.DateTimeField()
+# Timestamps in the project's time zone (settings.TIME_ZONE), as DRF writes them when no
+# other zone is active (none ever is here): the zone told once, not looked up in the active
+# zone's thread-local for each of a page's timestamps.
+_DATETIME = serializers.DateTimeField(default_timezone=timezone.get_default_timezone())
 
 
 def _timestamp(value: datetime | None) -> str | None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
@@ -16,9 +19,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from opply.conditional import conditional, if_match, version_etag
+from opply.filters import unfiltered
 from opply.idempotency import idempotent
 from opply.limits import ID_PATTERN
 from opply.permissions import caller
+from opply.prepared import PreparedPages, PreparedRead
 from opply.renderers import FastJSONRenderer
 from opply.schema import (
     CART_CONFLICT,
@@ -46,6 +51,29 @@ from products.models import Product
 from products.selectors import product_list_visible
 
 ORDER_VERSION = selectors.ORDER_ROW.index("version")
+
+
+def _history_rows(orders: QuerySet[Order]) -> QuerySet[Any]:
+    """A list of orders read as values, without the instances' prefetched lines."""
+    return orders.prefetch_related(None).values_list(*selectors.ORDER_ROW)
+
+
+def _unfiltered_history(staff: bool) -> Callable[[int], QuerySet[Any]]:
+    def build(user_id: int) -> QuerySet[Any]:
+        user = get_user_model()(pk=user_id, is_staff=staff)
+        visible = selectors.order_list_visible(user=user)
+        return _history_rows(unfiltered(OrderFilter, visible, SimpleNamespace(user=user)))
+
+    return build
+
+
+# The caller's orders as the FilterSet narrows a list request without filter input, for
+# staff or not: SQL built once per connection and page size, the caller and the OFFSET
+# parameters.
+_HISTORY = {
+    staff: PreparedRead(f"history-{staff}", _unfiltered_history(staff), int)
+    for staff in (False, True)
+}
 
 
 def _order_response(order: Order, status_code: int = status.HTTP_200_OK) -> Response:
@@ -117,8 +145,14 @@ class OrderViewSet(
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # Rows read as values: a page of orders and their lines without model instances.
-        orders = self.filter_queryset(self.get_queryset()).prefetch_related(None)
-        page = self.paginate_queryset(orders.values_list(*selectors.ORDER_ROW))
+        # Without filter input, by the prepared statements of the same queryset.
+        orders: Any
+        if self.unfiltered_list():
+            user = request.user
+            orders = PreparedPages(_HISTORY[bool(getattr(user, "is_staff", False))], user.pk)
+        else:
+            orders = _history_rows(self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(orders)
         return self.get_paginated_response(
             order_rows_json(selectors.order_rows_with_lines(list(page or ())))
         )

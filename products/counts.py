@@ -2,7 +2,8 @@
 
 Every transaction that writes products or their stock calls `catalogue_changed()`; once it
 commits, a new random marker is stored in the shared cache. A list request reads the marker
-(one cache call, in place of a `COUNT(*)` over the catalogue) and reuses this process's
+once (one cache call, in place of a `COUNT(*)` over the catalogue; its ETag comes from the
+same read) and reuses this process's
 count for the same caller kind and filters under the same marker. So a change made through
 any process is seen by the next request of every process; a change made around the services
 (SQL by hand) is seen within `MAX_AGE_S`.
@@ -43,12 +44,23 @@ def _move_marker() -> None:
     cache.set(MARKER_KEY, secrets.token_hex(8), timeout=None)
 
 
-def catalogue_count(key: Hashable, count: Callable[[], int]) -> int:
-    """The count for `key` (caller kind and filters) under the current marker."""
-    global _marker
+def catalogue_marker() -> str | None:
+    """The current marker, from one cache read, for a request's count and ETag alike. A new
+    or emptied cache starts a generation no process has seen. None when there is no marker
+    to go by: the cache is the database table, or it will not keep one."""
+    if not catalogue_counts_remembered():
+        return None
     marker = cache.get(MARKER_KEY)
-    if marker is None:  # a new or emptied cache: start a generation no process has seen
+    if marker is None:
         cache.add(MARKER_KEY, secrets.token_hex(8), timeout=None)
+        marker = cache.get(MARKER_KEY)
+    return marker
+
+
+def catalogue_count(key: Hashable, count: Callable[[], int], marker: str | None) -> int:
+    """The count for `key` (caller kind and filters) under `marker` (catalogue_marker())."""
+    global _marker
+    if marker is None:
         _counts.clear()
         return count()
     if marker != _marker or len(_counts) >= MAX_ENTRIES:
@@ -63,20 +75,14 @@ def catalogue_count(key: Hashable, count: Callable[[], int]) -> int:
     return counted
 
 
-def catalogue_etag(key: Hashable) -> str | None:
-    """A weak ETag for a catalogue page, known without reading the page: a hash of the
-    current marker, `key` (caller kind, query parameters, format) and the current
+def catalogue_etag(key: Hashable, marker: str | None) -> str | None:
+    """A weak ETag for a catalogue page, known without reading the page: a hash of `marker`
+    (catalogue_marker()), `key` (caller kind, query parameters, format) and the current
     `MAX_AGE_S` window of the clock, so that a change made around the services is seen
-    within that window as with the count. None when there is no marker to go by (the cache
-    is the database table, or it will not keep one): the page's own hash then serves."""
-    if not catalogue_counts_remembered():
+    within that window as with the count. None without a marker: the page's own hash then
+    serves."""
+    if marker is None:
         return None
-    marker = cache.get(MARKER_KEY)
-    if marker is None:  # a new or emptied cache: start a generation, as the count does
-        cache.add(MARKER_KEY, secrets.token_hex(8), timeout=None)
-        marker = cache.get(MARKER_KEY)
-        if marker is None:
-            return None
     window = int(time.time() // MAX_AGE_S)
     digest = hashlib.blake2b(repr((marker, window, key)).encode(), digest_size=16).hexdigest()
     return f'W/"c{digest}"'

@@ -5,7 +5,7 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 
-from opply.filters import StrictBooleanFilter
+from opply.filters import FilterSet, StrictBooleanFilter
 from products.models import Product
 
 ORDERING_FIELDS = ("name", "price", "quantity_in_stock", "id")
@@ -23,7 +23,7 @@ class StableOrderingFilter(django_filters.OrderingFilter):
         return qs.order_by(*fields)
 
 
-class ProductFilter(django_filters.FilterSet):
+class ProductFilter(FilterSet):
     search = django_filters.CharFilter(
         method="filter_search", max_length=200, label="Search in name and sku"
     )

@@ -23,11 +23,12 @@ from opply.conditional import (
     none_match,
     version_etag,
 )
+from opply.filters import unfiltered
 from opply.idempotency import idempotent
 from opply.limits import ID_PATTERN
 from opply.pagination import PageNumberPagination
 from opply.permissions import IsStaffOrReadOnly
-from opply.prepared import PreparedRead
+from opply.prepared import PreparedPages, PreparedRead
 from opply.renderers import FastJSONRenderer
 from opply.schema import (
     ETAG,
@@ -39,7 +40,12 @@ from opply.schema import (
 )
 from opply.viewsets import ListFilteredViewSet
 from products import selectors, services
-from products.counts import catalogue_count, catalogue_counts_remembered, catalogue_etag
+from products.counts import (
+    catalogue_count,
+    catalogue_counts_remembered,
+    catalogue_etag,
+    catalogue_marker,
+)
 from products.filters import ProductFilter
 from products.models import Product
 from products.serializers import (
@@ -60,6 +66,17 @@ _PRODUCT_DETAIL = {
     )
     for staff in (False, True)
 }
+# The catalogue as its FilterSet narrows a list request without filter input, for staff or
+# not: its SQL built once per connection and page size, the OFFSET a parameter.
+_CATALOGUE = {
+    staff: PreparedRead(
+        f"catalogue-{staff}",
+        lambda staff=staff: unfiltered(
+            ProductFilter, selectors.products_visible(staff=staff)
+        ).values_list(*PRODUCT_ROW),
+    )
+    for staff in (False, True)
+}
 
 # Query parameters that choose a page, not the rows: the rest decide the catalogue's count.
 _PAGE_PARAMETERS = ("page", "page_size")
@@ -70,6 +87,7 @@ class CataloguePagination(PageNumberPagination):
     (products/counts.py); every other list (a product's ledger) counts as usual."""
 
     count_key: tuple[Any, ...] | None = None
+    marker: str | None = None  # the catalogue marker the list request read
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
         self.count_key = None
@@ -89,7 +107,7 @@ class CataloguePagination(PageNumberPagination):
     def django_paginator_class(self, object_list: Any, per_page: int) -> Paginator:  # type: ignore[override]
         paginator = Paginator(object_list, per_page)
         if self.count_key is not None:
-            paginator.count = catalogue_count(self.count_key, object_list.count)
+            paginator.count = catalogue_count(self.count_key, object_list.count, self.marker)
         return paginator
 
 
@@ -178,7 +196,9 @@ class ProductViewSet(
         # The page's ETag from the catalogue marker, before any query: a client that holds
         # it gets its 304 without the page being read (products/counts.py). Its key holds
         # all the page depends on: the caller kind, the origin its links are written with,
-        # the format, the parameters. A `*` waits for the page, which may not exist.
+        # the format, the parameters. A `*` waits for the page, which may not exist. The
+        # page's count goes by the same read of the marker.
+        marker = catalogue_marker()
         etag = catalogue_etag(
             (
                 bool(getattr(request.user, "is_staff", False)),
@@ -187,12 +207,21 @@ class ProductViewSet(
                 tuple(
                     sorted((name, tuple(values)) for name, values in request.query_params.lists())
                 ),
-            )
+            ),
+            marker,
         )
         if etag is not None and none_match(request, etag, star=False):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-        # Rows read as values: the page's JSON without a model instance per product.
-        products = self.filter_queryset(self.get_queryset()).values_list(*PRODUCT_ROW)
+        # Rows read as values: the page's JSON without a model instance per product. Without
+        # filter input, by the prepared statement of the same queryset.
+        products: Any
+        if self.unfiltered_list():
+            products = PreparedPages(_CATALOGUE[bool(getattr(request.user, "is_staff", False))])
+        else:
+            products = self.filter_queryset(self.get_queryset()).values_list(*PRODUCT_ROW)
+        pagination = self.paginator
+        assert isinstance(pagination, CataloguePagination)
+        pagination.marker = marker
         page = self.paginate_queryset(products)
         response = self.get_paginated_response([product_row_json(row) for row in page or ()])
         if etag is not None:

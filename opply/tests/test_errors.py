@@ -210,10 +210,10 @@ def test_throttled_caller_gets_429_with_retry_after(buyer_api):
 
 
 def test_unexpected_exception_in_a_view_is_500_json(buyer_api, monkeypatch):
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("unexpected failure with a secret in its message")
 
-    monkeypatch.setattr("products.selectors.product_list_visible", broken)
+    monkeypatch.setattr("products.views.ProductViewSet.list", broken)
     buyer_api.raise_request_exception = False
 
     response = buyer_api.get("/products/")

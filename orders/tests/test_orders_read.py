@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Order
-from orders.services import order_get_or_create_active
+from orders.services import order_cancel, order_fulfil, order_get_or_create_active, order_place
 from orders.tests.factories import OrderFactory, OrderLineFactory
 
 pytestmark = pytest.mark.django_db
@@ -205,3 +205,24 @@ def test_anonymous_reads_are_401(api, buyer):
         assert response.status_code == 401
         assert response["WWW-Authenticate"] == "Token"
     assert Order.objects.count() == 1
+
+
+def test_each_listed_order_is_written_as_its_detail_is(buyer_api, buyer, staff, product):
+    def placed():
+        return order_place(user=buyer, items=[{"product": product.pk, "quantity": 2}])
+
+    order_cancel(actor=buyer, order_id=placed().pk)
+    order_fulfil(actor=staff, order_id=placed().pk)
+    placed()
+    order_get_or_create_active(user=buyer)
+
+    listed = buyer_api.get("/orders/").json()["results"]
+
+    assert {order["status"] for order in listed} == {
+        "active",
+        "submitted",
+        "cancelled",
+        "fulfilled",
+    }
+    for order in listed:
+        assert order == buyer_api.get(f"/orders/{order['id']}/").json()

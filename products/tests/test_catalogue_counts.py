@@ -76,3 +76,33 @@ def test_without_a_shared_cache_every_page_counts(buyer_api, settings):
     ProductFactory()
     assert len(_count(buyer_api)[1]) == 1
     assert len(_count(buyer_api)[1]) == 1
+
+
+class _CountingReads:
+    """The shared cache, with every key read from it written down."""
+
+    def __init__(self, cache):
+        self.cache, self.read = cache, []
+
+    def get(self, key, *args, **kwargs):
+        self.read.append(key)
+        return self.cache.get(key, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.cache, name)
+
+
+def test_a_page_reads_the_marker_once_for_its_count_and_its_etag(buyer_api, monkeypatch):
+    ProductFactory.create_batch(2)
+    _count(buyer_api)  # a marker to go by
+    reads = _CountingReads(counts.cache)
+    monkeypatch.setattr(counts, "cache", reads)
+
+    for query in ("", "?page_size=1&page=2", "?search=x"):
+        reads.read.clear()
+        response = buyer_api.get(f"/products/{query}")
+        assert response.status_code == 200
+        assert response["ETag"].startswith('W/"c')
+        assert reads.read == [counts.MARKER_KEY]
+    product_create(actor=None, name="Rye", price="2.00", quantity_in_stock=5)
+    assert _count(buyer_api)[0] == 3
