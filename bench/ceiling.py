@@ -4,7 +4,8 @@ A bare WSGI application, served by the same gunicorn settings as the API, that a
 the benchmark's read scenarios with the same SQL the API runs (token lookup included), and
 places an order (`POST /orders/`) with the least SQL the guarantees allow (visible products,
 row locks in id order, stock checked and taken, the order, its lines, one ledger movement
-per line, in one transaction),
+per line, the order's and the stock's events in the outbox under the feed's lock, in one
+transaction),
 through one psycopg connection per worker, and encodes the same JSON, byte for byte in
 shape. No framework, no middleware, no throttle, no logging of its own: what the API
 spends beyond this is what Django, DRF and the project's own layers cost.
@@ -32,6 +33,9 @@ import psycopg
 from orders import pricing
 
 PAGE_SIZE = 20
+# events.outbox.FEED_LOCK_KEY (that module needs Django; tests/test_bench_ceiling.py keeps
+# the two equal).
+FEED_LOCK_KEY = 0x6576656E7473
 MAX_PAGE_SIZE = 100
 
 PRODUCT_COLUMNS = (
@@ -315,9 +319,35 @@ def order_place(environ: Environ, user_id: int, is_staff: bool) -> Any:
             "version = version + 1 WHERE id = %s",
             (total, order_id),
         )
-    # The order as every read answers it (the API reads it back too).
-    placed = _rows(f"SELECT {ORDER_COLUMNS} FROM {ORDERS_FROM} WHERE o.id = %s", (order_id,))
-    return _orders(placed)[0]
+        # The order as every read answers it (the API reads it back too), which is also the
+        # order.submitted event's data.
+        placed = _orders(
+            _rows(f"SELECT {ORDER_COLUMNS} FROM {ORDERS_FROM} WHERE o.id = %s", (order_id,))
+        )[0]
+        # The outbox's events as the API writes them (events/outbox.py): one stock change per
+        # product, then the order's, their ids drawn under the feed's lock.
+        events = [
+            (
+                "product.stock_changed",
+                {
+                    "product": pk,
+                    "delta": -quantities[pk],
+                    "reason": "submit",
+                    "order": order_id,
+                    "quantity_after": after[pk],
+                },
+                None,
+            )
+            for pk in ids
+        ]
+        events.append(("order.submitted", placed, user_id))
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_LOCK_KEY,))
+        cursor.execute(
+            "INSERT INTO events_event (type, created_at, data, buyer_id) VALUES "
+            + ", ".join(["(%s, now(), %s::jsonb, %s)"] * len(events)),
+            [v for kind, data, buyer in events for v in (kind, json.dumps(data), buyer)],
+        )
+    return placed
 
 
 def items_in_order(items: list[dict[str, Any]]) -> list[tuple[int, int]]:

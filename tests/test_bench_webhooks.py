@@ -1,5 +1,5 @@
 """The webhook scenario's arithmetic (bench/webhooks.py) and its table (bench/report.py):
-pure functions, no servers."""
+pure functions, no servers; and the ceiling's outbox lock, the API's own."""
 
 from __future__ import annotations
 
@@ -143,3 +143,9 @@ def test_the_report_has_a_webhook_table_with_a_row_per_worker_count(report):
 
 def test_a_run_without_the_webhook_scenario_has_no_webhook_table(report):
     assert report._webhook_table({"settings": {}}) == []
+
+
+def test_the_ceiling_draws_event_ids_under_the_apis_feed_lock():
+    from events.outbox import FEED_LOCK_KEY
+
+    assert _bench_module("ceiling").FEED_LOCK_KEY == FEED_LOCK_KEY
