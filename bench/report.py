@@ -93,7 +93,8 @@ def _placing_table(results: dict[str, Any]) -> list[str]:
         "",
         "`POST /orders/` through the API and through the ceiling's bare-SQL transaction "
         "(visible products checked, rows locked in id order, stock checked and taken, the "
-        "order, its lines and one ledger movement per line; the run first checks both answer "
+        "order, its lines, one ledger movement per line, and the stock and order events in "
+        "the outbox under the feed's lock; the run first checks both answer "
         "the same order). *Hot product*: every connection orders one unit of the same product, "
         "so each order waits for the previous one's row lock. *Order of N lines*: one "
         "connection, N distinct random products; the latency is one order's.",
