@@ -12,21 +12,27 @@ Revocation is immediate on every process. Before a token is deleted or changed, 
 user is saved (any field but `last_login`), the token's entry is overwritten with a marker
 that sends every request to the database for STALE_SECONDS; entries are only ever written
 with SET NX, so a request that read the database before the change cannot put the old answer
-back while the marker lives, and the marker outlives any request. The marker is written
-before the change commits: if Redis cannot be told, the change fails instead of leaving a
-revoked token working. A change made around the ORM (SQL, `QuerySet.update()`) is seen
-when the entry expires, within TOKEN_CACHE_SECONDS.
+back while the marker lives. The marker is written before the change commits (if Redis
+cannot be told, the change fails instead of leaving a revoked token working) and, for a
+user's tokens, again once it has committed (a token issued meanwhile). Every process marks
+entries stale when the counters are in Redis, even one that does not read them
+(TOKEN_CACHE_SECONDS=0). With the cache on, a request counts its throttle hit while it is
+authenticated, so a request then refused by a permission (403) counts too. A change made
+around the ORM (SQL, `QuerySet.update()`) is seen when the entry expires, within
+TOKEN_CACHE_SECONDS.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.http import HttpRequest
 from rest_framework.authtoken.models import Token
 
@@ -41,16 +47,24 @@ _DATETIME_FIELDS = frozenset(
     f.attname for f in User._meta.concrete_fields if f.get_internal_type() == "DateTimeField"
 )
 STALE = b"stale"
-# Longer than any request can take between reading the database and writing an entry
-# (gunicorn's worker timeout ends it first).
+# Far longer than the moment between a request's read of the token in the database and its
+# write of the entry, which follow each other in one call.
 STALE_SECONDS = 300
 
 
-def _store() -> RedisCounterStore | None:
-    if not settings.REDIS_URL or settings.TOKEN_CACHE_SECONDS <= 0:
+def _redis() -> RedisCounterStore | None:
+    """The counters' Redis, if they are in one: where entries are marked stale, by every
+    process, whether or not it reads entries itself (an admin or a shell run with the cache
+    off must still invalidate what the API's processes cached)."""
+    if not settings.REDIS_URL:
         return None
     store = counter_store()
     return store if isinstance(store, RedisCounterStore) else None
+
+
+def _store() -> RedisCounterStore | None:
+    """The same Redis, if this process reads and writes entries (TOKEN_CACHE_SECONDS > 0)."""
+    return _redis() if settings.TOKEN_CACHE_SECONDS > 0 else None
 
 
 def entry_key(token_key: str) -> str:
@@ -108,7 +122,7 @@ def remember(token: Token, user: User) -> None:
 def forget(*token_keys: str) -> None:
     """Mark these tokens' entries stale: every process asks the database for them until the
     marker expires."""
-    store = _store()
+    store = _redis()
     if store is None or not token_keys:
         return
     with store.client.pipeline(transaction=False) as pipe:
@@ -118,7 +132,14 @@ def forget(*token_keys: str) -> None:
 
 
 def forget_user(user_id: Any) -> None:
-    """Mark the tokens of this user stale (a saved user may have lost a privilege)."""
-    if _store() is None:
+    """Mark the tokens of this user stale (a saved user may have lost a privilege): now, and
+    again once the transaction commits, for a token issued meanwhile whose first request
+    read the user as it was before the change."""
+    if _redis() is None:
         return
+    _forget_users_tokens(user_id)
+    transaction.on_commit(partial(_forget_users_tokens, user_id), robust=True)
+
+
+def _forget_users_tokens(user_id: Any) -> None:
     forget(*Token.objects.filter(user_id=user_id).values_list("key", flat=True))

@@ -326,7 +326,7 @@ def order_place(environ: Environ, user_id: int, is_staff: bool) -> Any:
         )[0]
         # The outbox's events as the API writes them (events/outbox.py): one stock change per
         # product, then the order's, their ids drawn under the feed's lock.
-        events = [
+        events: list[tuple[str, Any, int | None]] = [
             (
                 "product.stock_changed",
                 {

@@ -221,3 +221,40 @@ def test_no_cache_when_it_is_switched_off(buyer, settings):
     assert status == 200
     assert len(reads) == 1
     assert raw_entry(key) is None
+
+
+def test_a_process_with_the_cache_off_still_marks_entries_stale(staff, settings):
+    key = token_get_or_create(user=staff).key
+    client = client_with(key)
+    client.get("/orders/")  # cached by a process with the cache on
+    settings.TOKEN_CACHE_SECONDS = 0  # an admin or a shell that does not read entries
+
+    staff.is_staff = False
+    staff.save()
+    settings.TOKEN_CACHE_SECONDS = 60
+    response = client.post("/products/", {"name": "Spelt", "price": "1.00"}, format="json")
+
+    assert raw_entry(key) == token_cache.STALE
+    assert response.status_code == 403
+
+
+def test_a_token_issued_while_a_privilege_is_being_taken_away_is_marked_stale_on_commit(
+    staff, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        staff.is_staff = False
+        staff.save()
+        # Before the change commits: a new login, whose first request read the user as it
+        # was and cached that answer.
+        token = token_get_or_create(user=staff)
+        staff.is_staff = True
+        token_cache.remember(token, staff)
+        staff.is_staff = False
+        assert raw_entry(token.key) not in (None, token_cache.STALE)
+
+    assert len(callbacks) == 1
+    assert raw_entry(token.key) == token_cache.STALE
+    response = client_with(token.key).post(
+        "/products/", {"name": "Spelt", "price": "1.00"}, format="json"
+    )
+    assert response.status_code == 403
