@@ -12,21 +12,11 @@ from django.http import HttpRequest
 
 from events import services, ssrf
 from events.models import Delivery, DeliveryAttempt, Event, EventType, WebhookEndpoint
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from opply.admin_tools import ReadOnlyModelAdmin
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(ReadOnlyModelAdmin):
     list_display = ["id", "type", "created_at", "buyer_id"]
     list_filter = ["type"]
     search_fields = ["=id", "=buyer_id"]
@@ -103,7 +93,7 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
+class DeliveryAdmin(ReadOnlyModelAdmin):
     list_display = ["id", "event", "endpoint", "state", "attempts", "next_attempt_at"]
     list_filter = ["state", "endpoint"]
     list_select_related = ["event", "endpoint"]

@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from opply.admin_tools import ReadOnlyTabularInline
+from opply.admin_tools import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from opply.exceptions import DomainError, InsufficientStock
 from opply.limits import looks_like_id
 from products.forms import ProductAdminForm, StockAdjustForm
@@ -244,7 +244,7 @@ class ProductInputFilter(admin.SimpleListFilter):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):
+class StockMovementAdmin(ReadOnlyModelAdmin):
     """The ledger, read-only: movements are written by the stock services alone."""
 
     list_display = [
@@ -266,12 +266,3 @@ class StockMovementAdmin(admin.ModelAdmin):
     def product_link(self, movement: StockMovement) -> str:
         url = reverse("admin:products_product_change", args=[movement.product_id])
         return format_html('<a href="{}">{}</a>', url, movement.product)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -66,13 +66,8 @@ def test_a_submit_that_empties_a_product_is_seen_by_the_in_stock_count(buyer_api
     assert _count(buyer_api, "?in_stock=false")[0] == 1
 
 
-def test_without_a_shared_cache_every_page_counts(buyer_api, settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "opply_cache",
-        }
-    }
+@pytest.mark.usefixtures("database_cache")
+def test_without_a_shared_cache_every_page_counts(buyer_api):
     ProductFactory()
     assert len(_count(buyer_api)[1]) == 1
     assert len(_count(buyer_api)[1]) == 1

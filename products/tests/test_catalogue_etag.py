@@ -106,13 +106,8 @@ def test_a_star_waits_for_the_page_to_exist(buyer_api):
     assert buyer_api.get("/products/?page=9", HTTP_IF_NONE_MATCH="*").status_code == 404
 
 
-def test_without_a_shared_cache_the_etag_is_the_page_hash(buyer_api, settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "opply_cache",
-        }
-    }
+@pytest.mark.usefixtures("database_cache")
+def test_without_a_shared_cache_the_etag_is_the_page_hash(buyer_api):
     ProductFactory()
     response = buyer_api.get("/products/")
     assert response["ETag"] == content_etag(response.content)
