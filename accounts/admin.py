@@ -17,10 +17,14 @@ from rest_framework.authtoken.models import TokenProxy
 admin.site.unregister(TokenProxy)
 
 
+def _is_superuser(request: HttpRequest) -> bool:
+    return bool(request.user.is_active and request.user.is_superuser)
+
+
 @admin.register(TokenProxy)
 class SuperuserTokenAdmin(TokenAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
+        return _is_superuser(request)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_module_permission(request)
@@ -45,10 +49,6 @@ PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
 
 admin.site.unregister(User)
 admin.site.unregister(Group)
-
-
-def _is_superuser(request: HttpRequest) -> bool:
-    return bool(request.user.is_active and request.user.is_superuser)
 
 
 @admin.register(User)

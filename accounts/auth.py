@@ -93,7 +93,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[User, Token]:
         request = self.request
         view = request.parser_context.get("view") if request.parser_context else None
-        cached = token_cache.lookup(request._request, key, user_counter_of(view))
+        cached = token_cache.lookup(request._request, key, lambda: user_counter_of(view))
         if cached is not None:
             return cached
         rows = _TOKEN_USER.rows(key)

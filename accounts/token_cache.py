@@ -25,6 +25,7 @@ TOKEN_CACHE_SECONDS.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -73,7 +74,7 @@ def entry_key(token_key: str) -> str:
 
 
 def lookup(
-    request: HttpRequest, token_key: str, user_counter: tuple[str, int] | None
+    request: HttpRequest, token_key: str, user_counter_of: Callable[[], tuple[str, int] | None]
 ) -> tuple[User, Token] | None:
     """The token's user and token from the cache, counting the user's throttle hit in the
     same round trip (left on the request for the throttle); None when the cache is off,
@@ -81,6 +82,7 @@ def lookup(
     store = _store()
     if store is None:
         return None
+    user_counter = user_counter_of()  # the view's throttles: only asked with the cache on
     prefix, period = user_counter if user_counter else ("", None)
     entry, counted = store.read_and_hit(entry_key(token_key), prefix, period)
     if entry is None or entry == STALE:

@@ -15,6 +15,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
 from rest_framework import exceptions, status
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.response import Response
@@ -142,11 +144,22 @@ def database_unavailable_body(exc: BaseException | None = None) -> dict[str, Any
         return error_body(
             "The database was too busy with concurrent requests; retry shortly.", "database_busy"
         )
+    if isinstance(exc, (RedisConnectionError, RedisTimeout)):
+        return error_body("The shared store is unavailable; retry shortly.", "database_unavailable")
     return error_body("The database is unavailable; retry shortly.", "database_unavailable")
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
-    return isinstance(exc, (OperationalError, InterfaceError))
+    """The database, or the Redis that holds the throttle counters and tokens' answers,
+    cannot be reached: a 503 with Retry-After, never a 500."""
+    return isinstance(exc, (OperationalError, InterfaceError, RedisConnectionError, RedisTimeout))
+
+
+def log_database_unavailable(exc: BaseException) -> None:
+    if is_database_busy(exc):
+        logger.warning("database busy", exc_info=exc)
+    else:
+        logger.error("database unavailable", exc_info=exc)
 
 
 def _validation_body(exc: exceptions.ValidationError) -> dict[str, Any]:
@@ -227,10 +240,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             set_rollback()
             return Response(error_body(detail, code), status=status_code)
     if is_database_unavailable(exc):
-        if is_database_busy(exc):
-            logger.warning("database busy", exc_info=exc)
-        else:
-            logger.error("database unavailable", exc_info=exc)
+        log_database_unavailable(exc)
         return Response(
             database_unavailable_body(exc),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,

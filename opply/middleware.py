@@ -23,9 +23,9 @@ from opply.exceptions import (
     database_unavailable_body,
     database_unavailable_headers,
     error_body,
-    is_database_busy,
     is_database_unavailable,
     json_error,
+    log_database_unavailable,
 )
 from opply.request_id import REQUEST_ID_HEADER, accept_or_generate, current_request_id
 
@@ -144,10 +144,7 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_database_unavailable(exception):
             return None
-        if is_database_busy(exception):
-            logger.warning("database busy", exc_info=exception)
-        else:
-            logger.error("database unavailable", exc_info=exception)
+        log_database_unavailable(exception)
         return json_error(database_unavailable_body(exception), 503, database_unavailable_headers())
 
 

@@ -194,7 +194,7 @@ def test_the_cached_user_is_the_users_own(buyer):
     key = token_get_or_create(user=buyer).key
     client_with(key).get("/orders/")
 
-    user, token = token_cache.lookup(HttpRequest(), key, None) or (None, None)
+    user, token = token_cache.lookup(HttpRequest(), key, lambda: None) or (None, None)
 
     assert user is not None
     assert token is not None
@@ -258,3 +258,18 @@ def test_a_token_issued_while_a_privilege_is_being_taken_away_is_marked_stale_on
         "/products/", {"name": "Spelt", "price": "1.00"}, format="json"
     )
     assert response.status_code == 403
+
+
+def test_redis_out_of_reach_is_a_503_with_retry_after_not_a_500(buyer, monkeypatch):
+    key = token_get_or_create(user=buyer).key
+
+    def unreachable(*args, **kwargs):
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(RedisCounterStore, "read_and_hit", unreachable)
+    response = client_with(key).get("/orders/")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"
+    assert response.json()["detail"] == "The shared store is unavailable; retry shortly."
+    assert response["Retry-After"].isdigit()
