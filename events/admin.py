@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from events import services, ssrf
 from events.models import Delivery, DeliveryAttempt, Event, EventType, WebhookEndpoint
-from opply.admin_tools import ReadOnlyModelAdmin
+from opply.admin_tools import ReadOnlyModelAdmin, ReadOnlyTabularInline
 
 
 @admin.register(Event)
@@ -74,7 +74,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             messages.warning(request, f"New signing secret of {rotated.url}: {rotated.secret}")
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(ReadOnlyTabularInline):
     model = DeliveryAttempt
     shown = (
         "number",
@@ -85,11 +85,6 @@ class DeliveryAttemptInline(admin.TabularInline):
         "created_at",
     )
     fields = readonly_fields = shown
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Delivery)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Prefetch, QuerySet
 
-from events.models import Delivery, DeliveryAttempt, Event, EventType, WebhookEndpoint
-
-ORDER_EVENTS = [EventType.ORDER_SUBMITTED, EventType.ORDER_CANCELLED, EventType.ORDER_FULFILLED]
+from events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 
 
 def event_scope(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Event]:

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from events import ssrf
 from events.models import Delivery, DeliveryAttempt, Event, EventType, WebhookEndpoint
+from opply.limits import MAX_ID
 from orders.serializers import OrderSerializer
 from products.serializers import ProductSerializer
 
@@ -76,7 +77,7 @@ class EventPageSerializer(serializers.Serializer):
 
 
 class FeedQuerySerializer(serializers.Serializer):
-    after = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
+    after = serializers.IntegerField(min_value=0, max_value=MAX_ID, default=0)
     type = serializers.CharField(required=False, allow_blank=False, max_length=1000)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
 
@@ -124,7 +125,7 @@ class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
 
 
 class RedeliverSerializer(serializers.Serializer):
-    event = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    event = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
 class DeliveryAttemptSerializer(serializers.ModelSerializer[DeliveryAttempt]):

@@ -25,9 +25,8 @@ from events.serializers import (
     WebhookEndpointSerializer,
     WebhookEndpointWithSecretSerializer,
 )
+from opply.limits import ID_PATTERN
 from opply.schema import AutoSchema, error
-
-ID_PATTERN = "[0-9]{1,18}"
 
 
 class FeedSchema(AutoSchema):
@@ -139,11 +138,10 @@ class WebhookEndpointViewSet(
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         partial = kwargs.pop("partial", False)
-        serializer = WebhookEndpointSerializer(
-            self.get_object(), data=request.data, partial=partial
-        )
+        endpoint = self.get_object()
+        serializer = WebhookEndpointSerializer(endpoint, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        endpoint = services.endpoint_update(endpoint=self.get_object(), **serializer.validated_data)
+        endpoint = services.endpoint_update(endpoint=endpoint, **serializer.validated_data)
         return Response(WebhookEndpointSerializer(endpoint).data)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
