@@ -17,7 +17,6 @@ join a deadlock, and it is held only for the insert and the commit.
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,17 +66,12 @@ def _buffer() -> _Buffer:
 @contextmanager
 def outbox_atomic() -> Iterator[None]:
     """`transaction.atomic()` that writes the events emitted inside it before it ends.
-    Nested blocks join the outermost one's transaction (no savepoint: a failure inside them
-    fails the whole) and take their events back if they fail."""
-    outer: _Buffer | None = getattr(_local, "buffer", None)
-    if outer is not None:
-        saved = copy.copy(outer.entries), copy.deepcopy(outer.stock)
-        try:
-            with transaction.atomic(savepoint=False):
-                yield
-        except BaseException:
-            outer.entries, outer.stock = saved
-            raise
+    Nested blocks join the outermost one's transaction and buffer: without a savepoint, a
+    failure inside them marks the whole transaction for rollback, so the events they
+    emitted can never be written without the change they describe."""
+    if getattr(_local, "buffer", None) is not None:
+        with transaction.atomic(savepoint=False):
+            yield
         return
     buffer = _local.buffer = _Buffer()
     try:

@@ -67,4 +67,9 @@ def test_an_unknown_path_without_the_slash_is_a_json_404(buyer_api):
 
 
 def test_paths_without_a_slash_of_their_own_are_unchanged(api):
-    assert api.get("/healthz").status_code == 200
+    response = api.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    # Served as routed, not rewritten: the slashed form is no path of its own.
+    assert api.get("/healthz/").status_code == 404
