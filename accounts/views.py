@@ -7,6 +7,7 @@ import binascii
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.utils.cache import patch_cache_control
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -38,6 +39,14 @@ class TokenView(APIView):
     `DELETE` with the token revokes it."""
 
     throttle_classes: list[Any] = []
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        # Every answer may carry a key (or say whether a password was right): never stored.
+        response = super().finalize_response(request, response, *args, **kwargs)
+        patch_cache_control(response, private=True, no_store=True)
+        return response
 
     def get_permissions(self) -> list[Any]:
         if self.request.method == "DELETE":

@@ -108,8 +108,9 @@ class SlashOptionalMiddleware:
 
 class PrivateResponseMiddleware:
     """`Cache-Control: private, no-store` on every response to a caller with credentials
-    (a token, HTTP Basic, a signed-in session) and on every answer of `/token/` (which
-    carries a key): private data stays out of shared caches and off clients' disks.
+    (a token, HTTP Basic, a signed-in session): private data stays out of shared caches and
+    off clients' disks. (The token view marks its own answers, which carry a key whatever
+    the caller sent.)
 
     Directives a view set are kept and added to (an ETag view's `no-cache` stays), and
     no-store does not stop a client from revalidating a body it kept in memory with
@@ -122,12 +123,7 @@ class PrivateResponseMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         user = getattr(request, "user", None)
-        match = request.resolver_match
-        if (
-            "HTTP_AUTHORIZATION" in request.META
-            or (user is not None and user.is_authenticated)
-            or (match is not None and match.url_name == "token")
-        ):
+        if "HTTP_AUTHORIZATION" in request.META or (user is not None and user.is_authenticated):
             patch_cache_control(response, private=True, no_store=True)
         return response
 
